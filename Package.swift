@@ -1,0 +1,46 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Skiff: Keras/TensorFlow image models → compact `.skiff` files → a Swift CPU engine and deployments.
+///
+/// C libraries are reached only through the `C`-prefixed system-library targets below; each is found with
+/// pkg-config and names its Debian package, which `scripts/setup.sh` installs.
+let package = Package(
+    name: "Skiff",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "skiff", targets: ["convert"]),
+        .library(name: "Formats", targets: ["Formats"]),
+        .library(name: "Engine", targets: ["Engine"]),
+        .library(name: "Packager", targets: ["Packager"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C libraries (system-library targets: a module map and a shim header each).
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CProtobufC", pkgConfig: "libprotobuf-c", providers: [.apt(["libprotobuf-c-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+
+        // Skiff's own modules.
+        .target(name: "Formats", dependencies: ["CZstd", "CHDF5", "CProtobufC"]),
+        .target(name: "Engine", dependencies: ["Formats", "COpenBLAS", "CTurboJPEG"]),
+        .target(name: "Packager", dependencies: ["Formats"]),
+        .executableTarget(
+            name: "convert",
+            dependencies: [
+                "Formats", "Engine", "Packager",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // Tests.
+        .target(name: "TestSupport", dependencies: ["Formats"], path: "Tests/TestSupport"),
+        .testTarget(name: "FormatsTests", dependencies: ["Formats", "TestSupport"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Formats", "TestSupport"]),
+        .testTarget(name: "SkiffCLITests", dependencies: ["Formats", "TestSupport", "convert"]),
+    ]
+)

@@ -1,0 +1,52 @@
+import Formats
+
+/// A model's constants, decoded once at load and ready for kernels as float32.
+///
+/// float32 tensors stored uncompressed are used in place from the file mapping (no copy); compressed
+/// ones are decoded in parallel, one tensor per task; float16 storage is widened to float32.
+public final class WeightStore: @unchecked Sendable {
+    public struct Weight: @unchecked Sendable {
+        public let shape: [Int]
+        /// float32 values; valid while the store lives.
+        public let values: UnsafeBufferPointer<Float>
+        public let isZeroCopy: Bool
+        let owner: AnyObject
+    }
+
+    public private(set) var weights: [String: Weight] = [:]
+
+    /// Decodes every constant of `file`'s graph.
+    /// - Throws: `FormatsError` on a checksum or decoding failure, naming the tensor.
+    public init(file: SkiffFile) throws {
+        let constants = file.manifest.graph.constants
+        let loaded = try parallelMap(constants.count) { try Self.load(constants[$0], from: file) }
+        weights = Dictionary(zip(constants.map(\.name), loaded), uniquingKeysWith: { a, _ in a })
+    }
+
+    public subscript(name: String) -> Weight? { weights[name] }
+
+    private static func load(_ c: ValueInfo, from file: SkiffFile) throws -> Weight {
+        guard let entry = file.entry(c.name) else { throw FormatsError(.missingTensor, "constant '\(c.name)' has no tensor", file: file.path) }
+        let raw = try file.tensorBytes(c.name)
+        switch entry.dtype {
+        case .float32 where Int(bitPattern: raw.bytes.baseAddress) % MemoryLayout<Float>.alignment == 0:
+            let p = raw.bytes.baseAddress.map { UnsafeBufferPointer(start: $0.assumingMemoryBound(to: Float.self), count: entry.elementCount) }
+                ?? UnsafeBufferPointer(start: nil, count: 0)
+            return Weight(shape: entry.shape, values: p, isZeroCopy: raw.isZeroCopy, owner: raw.storage)
+        default:
+            let floats = try file.floats(c.name)
+            let box = FloatBox(floats)
+            return Weight(shape: entry.shape, values: box.buffer, isZeroCopy: false, owner: box)
+        }
+    }
+}
+
+final class FloatBox: @unchecked Sendable {
+    let buffer: UnsafeBufferPointer<Float>
+    init(_ values: [Float]) {
+        let p = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(values.count, 1))
+        _ = p.initialize(from: values)
+        buffer = UnsafeBufferPointer(rebasing: UnsafeBufferPointer(p)[0..<values.count])
+    }
+    deinit { UnsafeMutableBufferPointer(mutating: buffer).deallocate() }
+}

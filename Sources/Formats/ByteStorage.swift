@@ -1,0 +1,108 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Immutable bytes that stay valid as long as the object lives: a read-only file mapping or an owned,
+/// 64-byte-aligned heap buffer. Tensor views keep their storage alive.
+public protocol ByteStorage: AnyObject, Sendable {
+    var bytes: UnsafeRawBufferPointer { get }
+}
+
+/// A whole file mapped read-only (`mmap`), so stored tensors are used without a copy.
+public final class MappedFile: ByteStorage, @unchecked Sendable {
+    public let bytes: UnsafeRawBufferPointer
+    private let mapped: Bool
+
+    public init(path: String) throws {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw FormatsError(.io, "cannot open: \(String(cString: strerror(errno)))", file: path) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw FormatsError(.io, "cannot stat: \(String(cString: strerror(errno)))", file: path) }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw FormatsError(.io, "is not a regular file", file: path) }
+        let size = Int(st.st_size)
+        if size == 0 {
+            bytes = UnsafeRawBufferPointer(start: nil, count: 0)
+            mapped = false
+            return
+        }
+        let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
+        guard let p, p != MAP_FAILED else { throw FormatsError(.io, "cannot map \(size) bytes: \(String(cString: strerror(errno)))", file: path) }
+        bytes = UnsafeRawBufferPointer(start: p, count: size)
+        mapped = true
+    }
+
+    deinit {
+        if mapped, let base = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), bytes.count) }
+    }
+}
+
+/// Owned heap bytes, 64-byte aligned (decoded tensors, in-memory files).
+public final class OwnedBytes: ByteStorage, @unchecked Sendable {
+    public let bytes: UnsafeRawBufferPointer
+    /// Exactly `count` writable bytes (the allocation itself may be one byte larger for `count == 0`).
+    let mutableBytes: UnsafeMutableRawBufferPointer
+    private let allocation: UnsafeMutableRawBufferPointer
+
+    public init(count: Int) {
+        allocation = .allocate(byteCount: max(count, 1), alignment: 64)
+        mutableBytes = UnsafeMutableRawBufferPointer(rebasing: allocation[0..<count])
+        bytes = UnsafeRawBufferPointer(mutableBytes)
+    }
+
+    public convenience init(_ array: [UInt8]) {
+        self.init(count: array.count)
+        array.withUnsafeBytes { src in
+            if let base = src.baseAddress, src.count > 0 { mutableBytes.baseAddress!.copyMemory(from: base, byteCount: src.count) }
+        }
+    }
+
+    deinit { allocation.deallocate() }
+}
+
+/// Raw little-endian bytes of one tensor, kept alive by their storage.
+public struct TensorBytes: @unchecked Sendable {
+    public let storage: any ByteStorage
+    public let bytes: UnsafeRawBufferPointer
+
+    /// Whether these bytes are the file mapping itself (no copy was made).
+    public var isZeroCopy: Bool { storage is MappedFile }
+}
+
+/// Writes a file so that readers see either the old file or the complete new one: the bytes go to a
+/// temporary file beside the target, are flushed, then renamed over it. On failure the temporary file
+/// is removed and the target is untouched.
+public enum AtomicFile {
+    public static func write(_ bytes: [UInt8], to path: String) throws {
+        let tmp = "\(path).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw FormatsError(.io, "cannot create a temporary file beside the output: \(String(cString: strerror(errno)))", file: path)
+        }
+        var ok = false
+        defer {
+            if !ok { unlink(tmp) }
+        }
+        do {
+            defer { close(fd) }
+            try bytes.withUnsafeBytes { buf in
+                var done = 0
+                while done < buf.count {
+                    let n = Glibc.write(fd, buf.baseAddress! + done, buf.count - done)
+                    if n < 0 {
+                        if errno == EINTR { continue }
+                        throw FormatsError(.io, "cannot write: \(String(cString: strerror(errno)))", file: path)
+                    }
+                    done += n
+                }
+            }
+            guard fsync(fd) == 0 else { throw FormatsError(.io, "cannot flush: \(String(cString: strerror(errno)))", file: path) }
+        }
+        guard rename(tmp, path) == 0 else {
+            throw FormatsError(.io, "cannot rename the temporary file into place: \(String(cString: strerror(errno)))", file: path)
+        }
+        ok = true
+    }
+}
