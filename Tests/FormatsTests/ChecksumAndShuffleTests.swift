@@ -1,0 +1,41 @@
+import Testing
+@testable import Formats
+import TestSupport
+
+@Suite struct ChecksumAndShuffleTests {
+    @Test func crc32cMatchesTheStandardCheckValue() {
+        #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)
+        #expect(CRC32C.checksum([]) == 0)
+        // 32 zero bytes: RFC 3720 B.4 test vector.
+        #expect(CRC32C.checksum([UInt8](repeating: 0, count: 32)) == 0x8A91_36AA)
+        #expect(CRC32C.checksum([UInt8](repeating: 0xFF, count: 32)) == 0x62A8_AB43)
+    }
+
+    @Test func incrementalCRCEqualsOneShotAcrossSlicingBoundaries() {
+        var rng = SeededRandom(seed: 1)
+        let data = (0..<1000).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        for split in [0, 1, 7, 8, 9, 500, 999, 1000] {
+            var c = CRC32C()
+            c.update(Array(data[..<split]))
+            c.update(Array(data[split...]))
+            #expect(c.value == CRC32C.checksum(data))
+        }
+    }
+
+    @Test func maskRoundTripsAndMatchesTheRotateAddRule() {
+        for crc: UInt32 in [0, 1, 0xE306_9283, 0xFFFF_FFFF] {
+            #expect(CRC32C.unmask(CRC32C.mask(crc)) == crc)
+        }
+        #expect(CRC32C.mask(0) == 0xA282_EAD8)
+    }
+
+    @Test func shuffleGroupsByteKOfEveryElement() {
+        let raw: [UInt8] = [1, 2, 3, 4, 5, 6, 7, 8]  // two 4-byte elements
+        var out = [UInt8](repeating: 0, count: 8)
+        raw.withUnsafeBytes { src in out.withUnsafeMutableBytes { ByteShuffle.shuffle(src, elementSize: 4, into: $0) } }
+        #expect(out == [1, 5, 2, 6, 3, 7, 4, 8])
+        var back = [UInt8](repeating: 0, count: 8)
+        out.withUnsafeBytes { src in back.withUnsafeMutableBytes { ByteShuffle.unshuffle(src, elementSize: 4, into: $0) } }
+        #expect(back == raw)
+    }
+}

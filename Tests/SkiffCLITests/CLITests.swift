@@ -1,0 +1,102 @@
+import Foundation
+import Testing
+import Formats
+import TestSupport
+
+/// Runs the built `skiff` executable as a user would.
+struct SkiffRun {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+
+    static var binary: String {
+        // The test bundle sits beside the products in the build directory.
+        let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for candidate in [dir, dir.deletingLastPathComponent(), dir.deletingLastPathComponent().deletingLastPathComponent()] {
+            let p = candidate.appendingPathComponent("skiff").path
+            if FileManager.default.isExecutableFile(atPath: p) { return p }
+        }
+        return packageRoot + "/.build/debug/skiff"
+    }
+
+    init(_ args: String...) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Self.binary)
+        p.arguments = args
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        status = p.terminationStatus
+        stdout = String(decoding: o, as: UTF8.self)
+        stderr = String(decoding: e, as: UTF8.self)
+    }
+}
+
+@Suite struct CLITests {
+    @Test func versionAndHelp() throws {
+        let v = try SkiffRun("--version")
+        #expect(v.status == 0)
+        #expect(v.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == SkiffVersion.current)
+        let h = try SkiffRun("--help")
+        #expect(h.status == 0)
+        #expect(h.stdout.contains("inspect"))
+        #expect(h.stdout.contains("Exit codes"))
+        let libs = try SkiffRun("version", "--json")
+        let json = try JSONSerialization.jsonObject(with: Data(libs.stdout.utf8)) as? [String: Any]
+        let l = try #require(json?["libraries"] as? [String: String])
+        #expect(Set(l.keys) == ["hdf5", "protobuf-c", "zstd", "openblas", "turbojpeg"])
+    }
+
+    @Test func inspectDescribesAWrittenFile() throws {
+        let dir = try temporaryDirectory()
+        let path = dir + "/tiny.skiff"
+        try SampleModels.tinyClassifier(storage: .float16).write(to: path)
+        let r = try SkiffRun("inspect", path)
+        #expect(r.status == 0, "\(r.stderr)")
+        for fragment in ["serving_default", "in  image: 'image' float32[N, 8, 8, 3]", "(3 labels)", "conv2d ×1",
+                         "parameters: 127 in 4 tensors", "conv/kernel", "float16", "from skiff-ir", "name: tiny-classifier"] {
+            #expect(r.stdout.contains(fragment), "inspect output lacks \"\(fragment)\":\n\(r.stdout)")
+        }
+    }
+
+    @Test func inspectJSONIsMachineReadable() throws {
+        let dir = try temporaryDirectory()
+        let path = dir + "/tiny.skiff"
+        let summary = try SampleModels.tinyClassifier().write(to: path)
+        let r = try SkiffRun("inspect", path, "--json")
+        #expect(r.status == 0)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        #expect(json["parameters"] as? Int == 127)
+        #expect(json["fileBytes"] as? Int == summary.fileLength)
+        #expect((json["labels"] as? [String: Int])?["probabilities"] == 3)
+        #expect((json["ops"] as? [String: Int])?["dense"] == 1)
+        #expect((json["tensors"] as? [[String: Any]])?.count == 4)
+        #expect(json["formatVersion"] as? String == "1.0")
+    }
+
+    @Test func errorsAreOneLineWithExitCode2() throws {
+        let dir = try temporaryDirectory()
+        let bad = dir + "/bad.skiff"
+        var bytes = try SampleModels.tinyClassifier().serialize().bytes
+        bytes.removeLast(10)
+        try Data(bytes).write(to: URL(fileURLWithPath: bad))
+        let r = try SkiffRun("inspect", bad)
+        #expect(r.status == 2)
+        #expect(r.stdout.isEmpty)
+        #expect(r.stderr == "skiff: error: '\(bad)': file is truncated: header says \(bytes.count + 10) bytes, the file has \(bytes.count)\n")
+        let verbose = try SkiffRun("inspect", bad, "--verbose")
+        #expect(verbose.stderr.contains("code: truncated"))
+        let usage = try SkiffRun("inspect")
+        #expect(usage.status == 2)
+        #expect(usage.stderr.hasPrefix("skiff: error: Missing expected argument '<file>'"))
+    }
+
+    @Test func theBundledSampleInspects() throws {
+        let r = try SkiffRun("inspect", packageRoot + "/fixtures/tiny_classifier.skiff")
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("tiny-classifier"))
+    }
+}
