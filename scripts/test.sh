@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Sets up the machine and runs Skiff's whole test suite (this is what CI runs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+swift test --disable-xctest
