@@ -16,6 +16,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
     ],
     targets: [
         // C libraries (system-library targets: a module map and a shim header each).
@@ -26,7 +28,8 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
         // Skiff's own modules.
-        .target(name: "Formats", dependencies: ["CZstd", "CHDF5", "CProtobufC"]),
+        .target(name: "Formats", dependencies: ["CZstd", "CHDF5", "CProtobufC", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+                                               .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Engine", dependencies: ["Formats", "COpenBLAS", "CTurboJPEG"]),
         .target(name: "Packager", dependencies: ["Formats"]),
         .executableTarget(

@@ -13,4 +13,6 @@ static inline hid_t skiff_h5t_c_s1(void) { return H5T_C_S1; }
 static inline hid_t skiff_h5p_file_access(void) { return H5P_FILE_ACCESS; }
 static inline hid_t skiff_h5p_default(void) { return H5P_DEFAULT; }
 static inline hid_t skiff_h5s_all(void) { return H5S_ALL; }
+static inline unsigned skiff_h5f_acc_rdonly(void) { return H5F_ACC_RDONLY; }
+static inline hid_t skiff_h5e_default(void) { return H5E_DEFAULT; }
 #endif

@@ -23,6 +23,14 @@ public final class WeightStore: @unchecked Sendable {
         weights = Dictionary(zip(constants.map(\.name), loaded), uniquingKeysWith: { a, _ in a })
     }
 
+    /// Weights already in memory (a converted model before it is written).
+    public init(_ data: [String: ConstantData]) {
+        for (name, d) in data {
+            let box = FloatBox(d.values)
+            weights[name] = Weight(shape: d.shape, values: box.buffer, isZeroCopy: false, owner: box)
+        }
+    }
+
     public subscript(name: String) -> Weight? { weights[name] }
 
     private static func load(_ c: ValueInfo, from file: SkiffFile) throws -> Weight {

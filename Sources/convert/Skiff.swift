@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Engine
 import Formats
 
 /// The `skiff` command tree. Each command group lives in its own file as an extension.
@@ -12,7 +13,7 @@ struct Skiff: ParsableCommand {
         Exit codes: 0 success; 1 a check failed (verification); 2 bad usage, or a file that cannot be read or written.
         """,
         version: SkiffVersion.current,
-        subcommands: [Inspect.self, Version.self]
+        subcommands: [Convert.self, Run.self, Inspect.self, Version.self]
     )
 
     /// Runs the command and maps every error to one clear line and an exit code CI can use.
@@ -21,6 +22,9 @@ struct Skiff: ParsableCommand {
         do {
             var command = try parseAsRoot()
             try command.run()
+        } catch let error as EngineError {
+            CLIOutput.error(error.description)
+            Foundation.exit(ExitCode.fileError.rawValue)
         } catch let error as FormatsError {
             CLIOutput.error(error.description)
             if verbose {

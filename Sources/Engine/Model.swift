@@ -1,0 +1,143 @@
+import Foundation
+import Formats
+
+/// A loaded model, ready to run. NHWC float32 tensors in and out; the batch dimension is dynamic.
+///
+/// Loading decodes the weights once, parses every node and checks the graph's shapes with the batch
+/// symbolic, so a bad model fails here (naming the node), never in the middle of a run.
+public final class Model: @unchecked Sendable {
+    public let graph: ModelGraph
+    public let weights: WeightStore
+    let steps: [Step]
+    /// For each value, the index of the last step that reads it (graph outputs: never released).
+    let lastUse: [String: Int]
+
+    public convenience init(file: SkiffFile) throws {
+        try self.init(graph: file.manifest.graph, weights: try WeightStore(file: file))
+    }
+
+    public init(graph: ModelGraph, weights: WeightStore) throws {
+        self.graph = graph
+        self.weights = weights
+        steps = try Planner.steps(for: graph)
+        var last: [String: Int] = [:]
+        for (i, s) in steps.enumerated() { for v in s.inputs where !v.isEmpty { last[v] = i } }
+        for o in graph.outputs { last[o.name] = Int.max }
+        lastUse = last
+        try checkShapes()
+    }
+
+    /// Re-derives every node's output shape from its inputs (batch symbolic) and compares it with the
+    /// shape the file records.
+    private func checkShapes() throws {
+        var shapes: [String: [Dim]] = [:]
+        for v in graph.inputs { shapes[v.name] = v.shape }
+        for c in graph.constants {
+            guard let w = weights[c.name] else { throw EngineError("constant '\(c.name)' has no weights") }
+            shapes[c.name] = w.shape.map(Dim.fixed)
+        }
+        for node in graph.nodes {
+            let ins = node.inputs.filter { !$0.isEmpty }.map { shapes[$0] ?? [] }
+            let inferred = try ShapeInference.outputShape(of: node, inputs: ins)
+            let recorded = node.outputs[0].shape
+            let compatible = inferred.count == recorded.count && zip(inferred, recorded).allSatisfy { a, b in
+                a == b || a.fixedValue == nil || b.fixedValue == nil
+            }
+            guard compatible else {
+                throw EngineError("node '\(node.name)' (\(node.op.rawValue)) produces shape \(inferred.map(\.description)), but the model records \(recorded.map(\.description))")
+            }
+            shapes[node.outputs[0].name] = recorded.contains(where: { $0.fixedValue == nil }) ? inferred : recorded
+        }
+    }
+
+    /// Runs the model on named inputs (graph input names) and returns every graph output by name.
+    /// - Throws: `EngineError` if an input is missing or its shape does not fit the graph.
+    public func run(_ feeds: [String: Tensor]) throws -> [String: Tensor] {
+        let pool = BufferPool()
+        var values: [String: (buffer: Buffer?, view: View)] = [:]
+        var symbols: [String: Int] = [:]
+        var keep: [Buffer] = []
+        for input in graph.inputs {
+            guard let t = feeds[input.name] else {
+                throw EngineError("missing input '\(input.name)' (expected \(input))")
+            }
+            guard t.shape.count == input.shape.count else {
+                throw EngineError("input '\(input.name)' has shape \(t.shape), expected rank \(input.shape.count) (\(input))")
+            }
+            for (d, (actual, expected)) in zip(t.shape, input.shape).enumerated() {
+                switch expected {
+                case .fixed(let v) where v != actual:
+                    throw EngineError("input '\(input.name)' has shape \(t.shape), expected \(input.shape.map(\.description)) (dimension \(d) must be \(v))")
+                case .symbol(let s):
+                    if let bound = symbols[s], bound != actual {
+                        throw EngineError("input '\(input.name)' dimension \(d) is \(actual), but '\(s)' is \(bound) elsewhere")
+                    }
+                    symbols[s] = actual
+                default: break
+                }
+            }
+            let b = Buffer(capacity: t.count)
+            t.values.withUnsafeBufferPointer { src in _ = b.mutable(t.count).initialize(from: src) }
+            keep.append(b)
+            values[input.name] = (nil, b.view(t.shape))
+        }
+        for unknown in feeds.keys where !graph.inputs.contains(where: { $0.name == unknown }) {
+            throw EngineError("unknown input '\(unknown)' (the model's inputs are: \(graph.inputs.map(\.name).joined(separator: ", ")))")
+        }
+        for c in graph.constants {
+            let w = weights[c.name]!
+            values[c.name] = (nil, View(shape: w.shape, data: w.values))
+        }
+        for (i, step) in steps.enumerated() {
+            let ins = step.inputs.map { $0.isEmpty ? nil : values[$0]?.view }
+            let present = ins.compactMap { $0 }
+            let outShape = try ShapeInference.outputShape(of: step.node, inputs: present.map { $0.shape.map(Dim.fixed) }).map { d -> Int in
+                guard let v = d.fixedValue else { preconditionFailure("concrete inputs give concrete shapes") }
+                return v
+            }
+            let count = outShape.reduce(1, *)
+            let buffer = pool.take(count)
+            Self.execute(step, ins, buffer.mutable(count), outShape)
+            values[step.output] = (buffer, buffer.view(outShape))
+            for v in Set(step.inputs) where !v.isEmpty && lastUse[v] == i {
+                if let b = values[v]?.buffer { pool.give(b) }
+                values[v] = nil
+            }
+        }
+        var out: [String: Tensor] = [:]
+        for o in graph.outputs {
+            guard let v = values[o.name]?.view else { throw EngineError("output '\(o.name)' was not computed") }
+            out[o.name] = Tensor(shape: v.shape, values: Array(v.data))
+        }
+        return out
+    }
+
+    /// Dispatches one step to its reference kernel. The switch is exhaustive over the kernels, so a new
+    /// op without a kernel does not build.
+    static func execute(_ step: Step, _ ins: [View?], _ out: UnsafeMutableBufferPointer<Float>, _ outShape: [Int]) {
+        let x = ins[0]!
+        let bias = ins.count > 2 ? ins[2] : nil
+        switch step.kernel {
+        case .conv(let p): ConvolutionKernels.conv2d(x, ins[1]!, bias, p, out, outShape)
+        case .depthwise(let p): ConvolutionKernels.depthwise(x, ins[1]!, bias, p, out, outShape)
+        case .convTranspose(let p): ConvolutionKernels.transpose(x, ins[1]!, bias, p, out, outShape)
+        case .dense(let a): DenseKernels.dense(x, ins[1]!, bias, a, out)
+        case .matmul(let ta, let tb): DenseKernels.matmul(x, ins[1]!, transposeA: ta, transposeB: tb, out, outShape)
+        case .pool(let k, let p, let isMax): PoolingKernels.pool(x, kernel: k, p, max: isMax, out, outShape)
+        case .globalPool(let isMax): PoolingKernels.global(x, max: isMax, out)
+        case .unary(let f): ElementwiseKernels.unary(x, f, out)
+        case .binary(let f, let a): ElementwiseKernels.binary(x, ins[1]!, f, a, out, outShape)
+        case .clamp(let lo, let hi): ElementwiseKernels.clamp(x, min: lo, max: hi, out)
+        case .cast(let t): ElementwiseKernels.cast(x, to: t, out)
+        case .pad(let pads, let mode, let value): LayoutKernels.pad(x, pads: pads, mode: mode, value: value, out, outShape)
+        case .reshape: for i in 0..<x.count { out[i] = x.data[i] }
+        case .transpose(let perm): LayoutKernels.transpose(x, perm: perm, out, outShape)
+        case .concat(let axis): LayoutKernels.concat(ins.compactMap { $0 }, axis: axis < 0 ? axis + outShape.count : axis, out, outShape)
+        case .softmax(let axis): ReductionKernels.softmax(x, axis: axis < 0 ? axis + x.shape.count : axis, out)
+        case .resize(let p): ResizeKernels.resize(x, p, out, outShape)
+        case .slice(let b, let e, let s): LayoutKernels.slice(x, begins: b, ends: e, strides: s, out, outShape)
+        case .reduce(let axes, let f):
+            ReductionKernels.reduce(x, axes: axes.map { $0 < 0 ? $0 + x.shape.count : $0 }, f, out, outShape.reduce(1, *))
+        }
+    }
+}
