@@ -41,9 +41,10 @@ let package = Package(
         ),
 
         // Tests.
-        .target(name: "TestSupport", dependencies: ["Formats"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Formats", "Engine"], path: "Tests/TestSupport"),
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "TestSupport"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Formats", "TestSupport"]),
+        .testTarget(name: "ConversionTests", dependencies: ["Formats", "Engine", "TestSupport"]),
         .testTarget(name: "SkiffCLITests", dependencies: ["Formats", "TestSupport", "convert"]),
     ]
 )

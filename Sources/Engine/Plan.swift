@@ -31,7 +31,10 @@ enum Planner {
             case .dense: kernel = .dense(Activation(fusedIn: node))
             case .matmul: kernel = .matmul(transposeA: node.bool("transpose_a") ?? false, transposeB: node.bool("transpose_b") ?? false)
             case .maxPool2d, .avgPool2d:
-                kernel = .pool(kernel: node.ints("kernel") ?? [1, 1], ConvParams(node), max: node.op == .maxPool2d)
+                let window = node.ints("kernel") ?? [1, 1]
+                var params = ConvParams(node)
+                if node.ints("strides") == nil { params.strides = window }  // pooling strides default to the window
+                kernel = .pool(kernel: window, params, max: node.op == .maxPool2d)
             case .globalAvgPool, .globalMaxPool: kernel = .globalPool(max: node.op == .globalMaxPool)
             case .unary:
                 guard let f = UnaryFunction(rawValue: node.string("function") ?? "") else { throw fail("unknown function") }

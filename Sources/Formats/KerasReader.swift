@@ -16,7 +16,7 @@ public enum KerasReader {
     public static func readH5(path: String) throws -> Result {
         let h5 = try HDF5File(path: path)
         guard let configText = try h5.string("/", "model_config") else {
-            if try h5.strings("/", "layer_names") != nil {
+            if try h5.strings("/", "layer_names") != nil || h5.isGroup("/layers") {
                 throw FormatsError(.manifestInvalid, "holds weights only (no 'model_config'); pass the architecture too: skiff convert h5 --weights \(path) --config model.json", file: path)
             }
             throw FormatsError(.manifestInvalid, "has no 'model_config' attribute: it is not a Keras model file", file: path)

@@ -72,7 +72,9 @@ public enum Optimizer {
                 let producer = m.graph.nodes[p]
                 guard [.conv2d, .depthwiseConv2d, .dense].contains(producer.op), producer.attributes["activation"] == nil,
                       uses[producer.outputs[0].name] == 1, constants.contains(node.inputs[1]),
-                      let k = m.weights[producer.inputs[1]], let v = m.weights[node.inputs[1]], let cout = k.shape.last else { continue }
+                      let k = m.weights[producer.inputs[1]], let v = m.weights[node.inputs[1]], k.shape.count >= 2 else { continue }
+                // Output channels are the filter's last axis (depthwise: channels × multiplier, the last two).
+                let cout = producer.op == .depthwiseConv2d ? k.shape[k.shape.count - 2] * k.shape[k.shape.count - 1] : k.shape[k.shape.count - 1]
                 guard v.values.count == 1 || (v.shape == [cout]) else { continue }
                 let per = { (oc: Int) -> Float in v.values.count == 1 ? v.values[0] : v.values[oc] }
                 var bias = producer.inputs.count > 2 && !producer.inputs[2].isEmpty ? m.weights[producer.inputs[2]]!.values : [Float](repeating: 0, count: cout)
