@@ -100,6 +100,23 @@ public final class GraphBuilder {
         return out
     }
 
+    /// Renames a node output (e.g. a model output to its layer's name); a no-op if the name is taken.
+    @discardableResult
+    public func rename(_ value: String, to name: String) -> String {
+        guard value != name, var v = values[value], let i = nodes.firstIndex(where: { $0.outputs[0].name == value }) else { return value }
+        if values[name] != nil {
+            // Taken by an inner node's output (the layer's op before its activation): move that one aside.
+            guard nodes.contains(where: { $0.outputs[0].name == name }) else { return value }
+            rename(name, to: unique("\(name)/pre", in: Set(values.keys)))
+        }
+        v.name = name
+        nodes[i].outputs[0] = v
+        for j in nodes.indices { nodes[j].inputs = nodes[j].inputs.map { $0 == value ? name : $0 } }
+        values[value] = nil
+        values[name] = v
+        return name
+    }
+
     public func finish(outputs names: [String]) -> LoweredModel {
         let graph = ModelGraph(inputs: inputs, outputs: names.compactMap { values[$0] }, constants: constants, nodes: nodes)
         return LoweredModel(graph: graph, weights: weights)

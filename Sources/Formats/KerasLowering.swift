@@ -37,7 +37,10 @@ struct KerasLowering {
         guard !inputs.isEmpty else {
             throw FormatsError(.graphInvalid, "the model has no input shape: build it with an Input layer or input_shape before saving", file: file)
         }
-        let outputs = try lowerModel(model, inputs: inputs, scope: [])
+        var outputs = try lowerModel(model, inputs: inputs, scope: [])
+        // Outputs are named after their layers ("probs"), not the last op inside them ("probs/softmax").
+        let layerNames = model.isSequential ? [model.layers.last?.name ?? "output"] : model.outputs.map(\.layer)
+        outputs = zip(outputs, layerNames).map { builder.rename($0, to: $1) }
         return builder.finish(outputs: outputs)
     }
 

@@ -1,0 +1,102 @@
+import Foundation
+import Formats
+import Testing
+import TestSupport
+
+@Suite struct ConvertRunTests {
+    func fixture(_ name: String, _ kind: String = "h5") throws -> KerasFixture {
+        try #require(KerasFixture.models.first { $0.name == name && $0.kind == kind })
+    }
+
+    @Test func convertThenRunReproducesKeras() throws {
+        let dir = try temporaryDirectory()
+        let f = try fixture("k3_sequential")
+        let c = try SkiffRun("convert", "h5", f.path(), "-o", dir + "/m.skiff")
+        #expect(c.status == 0, "\(c.stderr)")
+        #expect(c.stdout.hasPrefix("wrote \(dir)/m.skiff: 10 layers → "))
+        let r = try SkiffRun("run", dir + "/m.skiff", "--input", "\(KerasFixture.directory)/k3_sequential.in0.npy", "--output", dir + "/y.npy")
+        #expect(r.status == 0, "\(r.stderr)")
+        let y = try NpyArray(path: dir + "/y.npy"), expected = try NpyArray(path: "\(KerasFixture.directory)/k3_sequential.out0.npy")
+        #expect(y.shape == expected.shape)
+        expectClose(y.floats, expected.floats, atol: 1e-5, rtol: 1e-4)
+    }
+
+    @Test func defaultOutputSitsBesideTheInputAndJSONSummary() throws {
+        let dir = try temporaryDirectory()
+        let f = try fixture("k3_functional", "keras")
+        try FileManager.default.copyItem(atPath: f.path(), toPath: dir + "/model.keras")
+        let c = try SkiffRun("convert", "keras", dir + "/model.keras", "--json", "--float16")
+        #expect(c.status == 0, "\(c.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(c.stdout.utf8)) as? [String: Any])
+        #expect(json["output"] as? String == dir + "/model.skiff")
+        #expect(json["sourceFormat"] as? String == "keras-v3")
+        #expect((json["parameters"] as? Int ?? 0) > 1000)
+        #expect((json["optimizations"] as? [String: Int])?["foldedScaleShift"] == 4)
+        let file = try SkiffFile(path: dir + "/model.skiff")
+        #expect(file.tensors.allSatisfy { $0.dtype == .float16 })
+        #expect(file.manifest.provenance.options?["weights"] == "float16")
+    }
+
+    @Test func multipleInputsAreNamedAndOutputsGoToADirectory() throws {
+        let dir = try temporaryDirectory()
+        let f = try fixture("k3_multi_io")
+        #expect(try SkiffRun("convert", "h5", f.path(), "-o", dir + "/m.skiff").status == 0)
+        let unnamed = try SkiffRun("run", dir + "/m.skiff", "--input", "\(KerasFixture.directory)/k3_multi_io.in0.npy", "--output-dir", dir + "/out")
+        #expect(unnamed.status == 2)
+        #expect(unnamed.stderr.contains("the model has 2 inputs (a, b); name each"))
+        let r = try SkiffRun("run", dir + "/m.skiff", "--input", "a=\(KerasFixture.directory)/k3_multi_io.in0.npy",
+                             "--input", "b=\(KerasFixture.directory)/k3_multi_io.in1.npy", "--output-dir", dir + "/out")
+        #expect(r.status == 0, "\(r.stderr)")
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir + "/out").sorted()
+        #expect(names == ["probs.npy", "score.npy"])
+        let score = try NpyArray(path: dir + "/out/score.npy"), expected = try NpyArray(path: "\(KerasFixture.directory)/k3_multi_io.out1.npy")
+        expectClose(score.floats, expected.floats, atol: 1e-5, rtol: 1e-4)
+    }
+
+    @Test(arguments: [
+        ("labels.txt", "cat\ndog\nfish\nbird\n"),
+        ("labels.csv", "id,breed\n0,cat\n1,dog\n2,fish\n3,bird\n"),
+        ("labels.json", #"["cat", "dog", "fish", "bird"]"#),
+        ("map.json", #"{"0": "cat", "1": "dog", "2": "fish", "3": "bird"}"#),
+    ])
+    func labelsAreStoredForTheOutput(file: String, text: String) throws {
+        let dir = try temporaryDirectory()
+        try Data(text.utf8).write(to: URL(fileURLWithPath: "\(dir)/\(file)"))
+        let f = try fixture("tfk_sequential")
+        let c = try SkiffRun("convert", "h5", f.path(), "-o", dir + "/m.skiff", "--labels", "\(dir)/\(file)")
+        #expect(c.status == 0, "\(c.stderr)")
+        let m = try SkiffFile(path: dir + "/m.skiff").manifest
+        #expect(m.labels?[m.graph.outputs[0].name] == ["cat", "dog", "fish", "bird"])
+    }
+
+    @Test func wrongLabelCountWritesNothing() throws {
+        let dir = try temporaryDirectory()
+        try Data("a\nb\n".utf8).write(to: URL(fileURLWithPath: dir + "/l.txt"))
+        let c = try SkiffRun("convert", "h5", try fixture("tfk_sequential").path(), "-o", dir + "/m.skiff", "--labels", dir + "/l.txt")
+        #expect(c.status == 2)
+        #expect(c.stderr.contains("has 2 labels, but output"))
+        #expect(c.stderr.contains("has 4 classes"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["l.txt"])
+    }
+
+    @Test func refusedModelsWriteNothingAndExit2() throws {
+        let dir = try temporaryDirectory()
+        let f = try #require(KerasFixture.errors.first { $0.name == "tfk_lambda" })
+        let c = try SkiffRun("convert", "h5", f.path(), "-o", dir + "/m.skiff")
+        #expect(c.status == 2)
+        #expect(c.stderr.hasPrefix("skiff: error: "))
+        #expect(c.stderr.contains("'Lambda' (double_it)"))
+        #expect(c.stderr.split(separator: "\n").count == 1)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty)
+    }
+
+    @Test func weightsAndConfigFlags() throws {
+        let dir = try temporaryDirectory()
+        let f = try fixture("tfk_weights_legacy", "weights+config")
+        let c = try SkiffRun("convert", "h5", "--weights", f.path(0), "--config", f.path(1), "-o", dir + "/m.skiff")
+        #expect(c.status == 0, "\(c.stderr)")
+        let bad = try SkiffRun("convert", "h5", "--weights", f.path(0))
+        #expect(bad.status == 2)
+        #expect(bad.stderr.contains("give a model file, or both --weights and --config"))
+    }
+}
