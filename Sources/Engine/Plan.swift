@@ -50,9 +50,11 @@ enum Planner {
             case .concat: kernel = .concat(axis: node.int("axis") ?? 0)
             case .softmax: kernel = .softmax(axis: node.int("axis") ?? -1)
             case .resize:
-                if node.bool("antialias") == true { throw fail("antialiased resizing is not supported by this engine yet") }
-                let method = node.string("method") ?? "bilinear"
-                if method == "area" { throw fail("area resizing is not supported by this engine yet") }
+                var method = node.string("method") ?? "bilinear"
+                if node.bool("antialias") == true {
+                    guard method == "bilinear" else { throw fail("antialiasing is supported for bilinear resizing only") }
+                    method = "antialias"
+                }
                 kernel = .resize(.init(method: method, halfPixelCenters: node.bool("half_pixel_centers") ?? true,
                                        alignCorners: node.bool("align_corners") ?? false))
             case .slice:

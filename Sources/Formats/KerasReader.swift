@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import ZIPFoundation
 
@@ -103,7 +102,7 @@ public enum KerasReader {
         let major = Int(kerasVersion?.split(separator: ".").first ?? "") ?? 2
         let source2: any KerasWeightSource = try useV3Weights.map { KerasV3WeightSource(file: $0, model: config) } ?? weights.unwrap(source)
         let model = try KerasLowering(weights: source2, kerasMajor: major, file: source).lower(config)
-        let provenance = Provenance(sourceFile: URL(fileURLWithPath: source).lastPathComponent, sourceSHA256: try sha256(of: source),
+        let provenance = Provenance(sourceFile: URL(fileURLWithPath: source).lastPathComponent, sourceSHA256: try Digest.sha256Hex(file: source),
                                     sourceFormat: format, framework: "keras", frameworkVersion: kerasVersion,
                                     options: backend.map { ["backend": $0] })
         return Result(model: model, provenance: provenance, layerCount: countLayers(config))
@@ -111,15 +110,6 @@ public enum KerasReader {
 
     static func countLayers(_ m: KerasModelConfig) -> Int {
         m.layers.reduce(0) { $0 + ($1.nested.map(countLayers) ?? ($1.isInput ? 0 : 1)) }
-    }
-
-    /// Hex SHA-256 of a file, read in chunks.
-    public static func sha256(of path: String) throws -> String {
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw FormatsError(.io, "cannot read the file", file: path) }
-        defer { try? handle.close() }
-        var hasher = SHA256()
-        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(data: chunk) }
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
     }
 }
 

@@ -70,14 +70,17 @@ public struct SkiffManifest: Hashable, Sendable, Codable {
     public var labels: [String: [String]]?
     public var metadata: [String: String]?
     public var provenance: Provenance
+    /// Graph inputs that accept encoded images, and how they are decoded and preprocessed.
+    public var images: [ImageInput]?
 
     public init(graph: ModelGraph, signatures: [Signature], labels: [String: [String]]? = nil,
-                metadata: [String: String]? = nil, provenance: Provenance) {
+                metadata: [String: String]? = nil, provenance: Provenance, images: [ImageInput]? = nil) {
         self.graph = graph
         self.signatures = signatures
         self.labels = labels
         self.metadata = metadata
         self.provenance = provenance
+        self.images = images
     }
 
     /// Graph rules plus the cross-references the manifest adds (signatures and labels name real values).
@@ -100,6 +103,10 @@ public struct SkiffManifest: Hashable, Sendable, Codable {
         }
         guard problems.isEmpty else {
             throw FormatsError(.manifestInvalid, "invalid manifest: " + problems.joined(separator: "; "))
+        }
+        for image in images ?? [] { try image.validate(against: graph) }
+        if let images, Set(images.map(\.input)).count != images.count {
+            throw FormatsError(.manifestInvalid, "invalid manifest: an input has two image descriptions")
         }
     }
 }

@@ -25,6 +25,90 @@ struct ConvertOptions: ParsableArguments {
     @Flag(help: "Store weights as float16 (half the size; values rounded to 11 significant bits).")
     var float16 = false
 
+    @Option(help: ArgumentHelp("Give the model an image input signature: 'auto' (size from the model's input) or WxH.", valueName: "auto|WxH"))
+    var image: String?
+
+    @Option(help: "Image normalisation: tf (x/127.5−1), caffe (BGR − ImageNet means), torch (ImageNet mean/std), unit (x/255), none (0–255), custom (--scale/--offset).")
+    var preprocess: String = "none"
+
+    @Option(help: "Per-channel scales for --preprocess custom (comma-separated, applied to 0–255 values).")
+    var scale: String?
+
+    @Option(help: "Per-channel offsets for --preprocess custom (comma-separated, added after scaling).")
+    var offset: String?
+
+    @Option(help: "Image resize method: bilinear (tf.image.resize default), nearest, area, antialias (bilinear with antialias=True).")
+    var resize: String = "bilinear"
+
+    @Option(help: ArgumentHelp("Crop before resizing: central:FRACTION (tf.image.central_crop) or shorter:SIDE (resize the shorter side, then centre-crop).", valueName: "central:F|shorter:N"))
+    var crop: String?
+
+    @Option(help: "JPEG inverse DCT: fast (TensorFlow's default) or accurate (PIL's).")
+    var idct: String = "fast"
+
+    @Flag(help: "Apply EXIF orientation to images (TensorFlow does not).")
+    var exif = false
+
+    @Option(help: "The graph input that takes images (default: the first input).")
+    var imageInput: String?
+
+    /// The image signature these options describe for `graph`, or nil without --image.
+    func imageSignature(for graph: ModelGraph) throws -> ImageInput? {
+        guard let image else { return nil }
+        guard let input = imageInput.map({ n in graph.inputs.first { $0.name == n } }) ?? graph.inputs.first else {
+            throw ValidationError("the model has no input named '\(imageInput ?? "")' (inputs: \(graph.inputs.map(\.name).joined(separator: ", ")))")
+        }
+        guard input.shape.count == 4 else {
+            throw ValidationError("input '\(input.name)' has shape \(input.shape.map(\.description)); --image needs an NHWC image input")
+        }
+        guard let channels = input.shape[3].fixedValue, channels == 1 || channels == 3 else {
+            throw ValidationError("input '\(input.name)' must have 1 or 3 channels for --image, it has \(input.shape[3])")
+        }
+        let modelSize = (input.shape[1].fixedValue, input.shape[2].fixedValue)
+        let (height, width): (Int, Int)
+        if image == "auto" {
+            guard let h = modelSize.0, let w = modelSize.1 else {
+                throw ValidationError("input '\(input.name)' has no fixed size (\(input.shape.map(\.description))); give one with --image WxH")
+            }
+            (height, width) = (h, w)
+        } else {
+            let parts = image.lowercased().split(separator: "x").compactMap { Int($0) }
+            guard parts.count == 2, parts.allSatisfy({ $0 > 0 }) else { throw ValidationError("--image must be 'auto' or WxH such as 224x224, not '\(image)'") }
+            (width, height) = (parts[0], parts[1])
+            if let h = modelSize.0, let w = modelSize.1, (h, w) != (height, width) {
+                throw ValidationError("--image \(image) does not fit the model, whose input '\(input.name)' is \(w)x\(h); use --image auto")
+            }
+        }
+        var normalization: ImageInput.Normalization
+        if preprocess == "custom" {
+            func list(_ s: String?, _ name: String) throws -> [Double] {
+                let v = (s ?? "").split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+                guard v.count == 1 || v.count == channels else { throw ValidationError("--preprocess custom needs --\(name) with 1 or \(channels) numbers") }
+                return v.count == 1 ? Array(repeating: v[0], count: channels) : v
+            }
+            normalization = .init(preset: "custom", bgr: false, scale: try list(scale, "scale"), offset: try list(offset, "offset"))
+        } else {
+            guard let n = ImageInput.Normalization.preset(preprocess, channels: channels) else {
+                throw ValidationError("--preprocess '\(preprocess)' is not one of \(ImageInput.Normalization.presets.joined(separator: ", ")), custom\(channels == 1 ? " (caffe and torch need 3 channels)" : "")")
+            }
+            normalization = n
+        }
+        var cropSpec: ImageInput.Crop?
+        if let crop {
+            let parts = crop.split(separator: ":", maxSplits: 1).map(String.init)
+            switch (parts.first, parts.count == 2 ? parts[1] : nil) {
+            case ("central", let v?): cropSpec = .init(centralFraction: Double(v))
+            case ("shorter", let v?): cropSpec = .init(shorterSide: Int(v))
+            default: throw ValidationError("--crop must be central:FRACTION or shorter:SIDE, not '\(crop)'")
+            }
+            if cropSpec?.centralFraction == nil && cropSpec?.shorterSide == nil { throw ValidationError("--crop '\(crop)' has no valid number") }
+        }
+        let spec = ImageInput(input: input.name, height: height, width: width, channels: channels, resize: resize, crop: cropSpec,
+                              normalization: normalization, idct: idct, exifOrientation: exif)
+        try spec.validate(against: graph)
+        return spec
+    }
+
     @OptionGroup var global: GlobalOptions
 }
 
@@ -119,8 +203,9 @@ struct Converter {
         var provenance = result.provenance
         provenance.options = (provenance.options ?? [:]).merging(["optimize": options.noOptimize ? "false" : "true",
                                                                    "weights": options.float16 ? "float16" : "float32"]) { a, _ in a }
+        let images = try options.imageSignature(for: result.model.graph).map { [$0] }
         let manifest = SkiffManifest(graph: result.model.graph, signatures: [.servingDefault(for: result.model.graph)],
-                                     labels: labels, metadata: nil, provenance: provenance)
+                                     labels: labels, metadata: nil, provenance: provenance, images: images)
         // The graph must load in the engine before anything is written.
         progress.step("checking the graph")
         _ = try Model(graph: result.model.graph, weights: WeightStore(result.model.weights))

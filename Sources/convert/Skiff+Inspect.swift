@@ -51,6 +51,7 @@ struct InspectReport: Encodable {
     var tensors: [TensorRow]
     var metadata: [String: String]
     var provenance: Provenance
+    var images: [ImageInput]
 
     init(_ f: SkiffFile) {
         let m = f.manifest
@@ -76,6 +77,7 @@ struct InspectReport: Encodable {
         }
         metadata = m.metadata ?? [:]
         provenance = m.provenance
+        images = m.images ?? []
     }
 
     var text: String {
@@ -99,6 +101,7 @@ struct InspectReport: Encodable {
             }
         }
         if signatures.isEmpty { out += "  (none)\n" }
+        for image in images { out += "image input: \(image.summary)\n" }
         out += "labels: " + (labels.isEmpty ? "none" : labels.sorted { $0.key < $1.key }.map { "\($0.value) for '\($0.key)'" }.joined(separator: ", ")) + "\n"
         out += "ops: \(nodes) nodes — " + ops.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ") + "\n"
         let ratio = rawTensorBytes == 0 ? 1 : Double(storedTensorBytes) / Double(rawTensorBytes)

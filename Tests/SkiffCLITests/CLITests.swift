@@ -20,13 +20,21 @@ struct SkiffRun {
     }
 
     init(_ args: String...) throws {
+        try self.init(arguments: args)
+    }
+
+    init(arguments args: [String], stdin: Data? = nil) throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Self.binary)
         p.arguments = args
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
+        let input = Pipe()
+        p.standardInput = input
         try p.run()
+        if let stdin { input.fileHandleForWriting.write(stdin) }
+        try input.fileHandleForWriting.close()
         let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         status = p.terminationStatus
