@@ -2,7 +2,8 @@
 public enum DType: UInt8, CaseIterable, Sendable, Codable, CustomStringConvertible {
     case float32 = 1
     case float16 = 2
-    /// Reserved for int8 per-channel quantised weights; not readable in format 1.0.
+    /// int8 per-channel quantised weights (format 1.1): value = q · scale[i mod C], the scales in a
+    /// float32 companion tensor `<name>:scale` of shape [C].
     case int8q = 3
     case int32 = 4
     case int64 = 5
@@ -10,14 +11,13 @@ public enum DType: UInt8, CaseIterable, Sendable, Codable, CustomStringConvertib
     case bool = 7
     case float64 = 8
 
-    /// Bytes per element (nil for `int8q`, whose encoding is not yet defined).
+    /// Bytes per element.
     public var size: Int? {
         switch self {
         case .float32, .int32: 4
         case .float16: 2
         case .int64, .float64: 8
-        case .uint8, .bool: 1
-        case .int8q: nil
+        case .uint8, .bool, .int8q: 1
         }
     }
 

@@ -33,7 +33,7 @@ public struct NpyArray: Equatable, Sendable {
                 case .int32: Float(Int32(littleEndian: b.loadUnaligned(fromByteOffset: i * 4, as: Int32.self)))
                 case .int64: Float(Int64(littleEndian: b.loadUnaligned(fromByteOffset: i * 8, as: Int64.self)))
                 case .uint8, .bool: Float(b[i])
-                case .int8q: 0
+                case .int8q: Float(Int8(bitPattern: b[i]))
                 }
             }
         }

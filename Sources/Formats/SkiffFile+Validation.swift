@@ -61,6 +61,7 @@ extension SkiffFile {
         }
         let dataStart = SkiffLayout.alignUp(tableEnd)
         let tensors = try readTable(UnsafeRawBufferPointer(rebasing: file[manifestEnd..<tableEnd]), dataStart: dataStart, fileLength: size)
+        try checkQuantized(tensors, minor: minor)
 
         // Manifest.
         let manifest: SkiffManifest
@@ -80,11 +81,25 @@ extension SkiffFile {
             guard c.shape == t.shape.map(Dim.fixed) else {
                 throw FormatsError(.sizeMismatch, "constant '\(c.name)' has shape \(c.shape.map(\.description)) in the graph but \(t.shape) in the tensor table")
             }
-            guard c.dtype == t.dtype || (c.dtype == .float32 && t.dtype == .float16) else {
+            guard c.dtype == t.dtype || (c.dtype == .float32 && (t.dtype == .float16 || t.dtype == .int8q)) else {
                 throw FormatsError(.sizeMismatch, "constant '\(c.name)' is \(c.dtype) in the graph but stored as \(t.dtype)")
             }
         }
         return (header, manifest, tensors)
+    }
+
+    /// int8q tensors (format ≥ 1.1) need a float32 `<name>:scale` tensor of shape [C], C dividing the element count.
+    private static func checkQuantized(_ tensors: [TensorEntry], minor: UInt16) throws {
+        let byName = Dictionary(tensors.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        for t in tensors where t.dtype == .int8q {
+            guard minor >= SkiffLayout.int8MinorVersion else {
+                throw FormatsError(.unsupportedDType, "tensor '\(t.name)' has dtype int8q, which is reserved in format 1.\(minor) (defined from 1.\(SkiffLayout.int8MinorVersion))")
+            }
+            let scaleName = t.name + SkiffLayout.scaleSuffix
+            guard let s = byName[scaleName], s.dtype == .float32, s.shape.count == 1, s.shape[0] >= 1, t.elementCount % s.shape[0] == 0 else {
+                throw FormatsError(.missingTensor, "int8q tensor '\(t.name)' needs a float32 tensor '\(scaleName)' of shape [C] with C dividing its \(t.elementCount) elements")
+            }
+        }
     }
 
     private static func readTable(_ table: UnsafeRawBufferPointer, dataStart: Int, fileLength: Int) throws -> [TensorEntry] {
@@ -121,7 +136,7 @@ extension SkiffFile {
                 throw FormatsError(.unknownDType, "\(what) has dtype number \(dtypeNumber), which this reader does not know (known: 1 … 8)")
             }
             guard let elementSize = dtype.size else {
-                throw FormatsError(.unsupportedDType, "\(what) has dtype \(dtype) (\(dtypeNumber)), which is reserved and not supported by this reader")
+                throw FormatsError(.unsupportedDType, "\(what) has dtype \(dtype) (\(dtypeNumber)), which is not supported by this reader")
             }
             guard let encoding = TensorEncoding(rawValue: encodingNumber) else {
                 throw FormatsError(.unknownEncoding, "\(what) has encoding number \(encodingNumber), which this reader does not know (known: 0 stored, 1 zstd, 2 shuffle-zstd)")

@@ -71,8 +71,12 @@ public final class SkiffFile: Sendable {
             }
         case .float16:
             return (0..<e.elementCount).map { Float(Float16(bitPattern: UInt16(littleEndian: t.bytes.loadUnaligned(fromByteOffset: $0 * 2, as: UInt16.self)))) }
+        case .int8q:
+            let scales = try floats(name + SkiffLayout.scaleSuffix)
+            let c = scales.count
+            return (0..<e.elementCount).map { Float(Int8(bitPattern: t.bytes[$0])) * scales[$0 % c] }
         default:
-            throw FormatsError(.sizeMismatch, "tensor '\(name)' is \(e.dtype), expected float32 or float16", file: path)
+            throw FormatsError(.sizeMismatch, "tensor '\(name)' is \(e.dtype), expected float32, float16 or int8q", file: path)
         }
     }
 

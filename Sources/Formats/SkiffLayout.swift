@@ -2,7 +2,12 @@
 public enum SkiffLayout {
     public static let magic: [UInt8] = [0x89, 0x53, 0x4B, 0x49, 0x46, 0x46, 0x0D, 0x0A]
     public static let majorVersion: UInt16 = 1
-    public static let minorVersion: UInt16 = 0
+    /// The newest minor version this code reads and writes; files use the lowest one that describes them.
+    public static let minorVersion: UInt16 = 1
+    /// Minor version that introduced `int8q`.
+    public static let int8MinorVersion: UInt16 = 1
+    /// Suffix of the float32 scale tensor that accompanies an `int8q` tensor.
+    public static let scaleSuffix = ":scale"
     public static let headerSize = 64
     public static let alignment = 64
     public static let maxManifestLength = 64 << 20

@@ -72,6 +72,8 @@ public struct SkiffManifest: Hashable, Sendable, Codable {
     public var provenance: Provenance
     /// Graph inputs that accept encoded images, and how they are decoded and preprocessed.
     public var images: [ImageInput]?
+    /// Numeric checks made when the file was written (self-check, and against reference outputs).
+    public var verification: [VerificationRecord]?
 
     public init(graph: ModelGraph, signatures: [Signature], labels: [String: [String]]? = nil,
                 metadata: [String: String]? = nil, provenance: Provenance, images: [ImageInput]? = nil) {

@@ -71,13 +71,36 @@ public struct SkiffWriter {
         }
     }
 
+    /// Adds float weights quantised to int8, symmetric, one scale per channel: channel of element i is
+    /// i mod `channels` (the last axis of HWIO / [in, out] kernels, the last two of depthwise filters).
+    /// The scales go into the float32 tensor `<name>:scale`. Returns the largest absolute rounding error.
+    @discardableResult
+    public mutating func addQuantizedTensor(_ name: String, floats: [Float], shape: [Int], channels: Int) throws -> Float {
+        guard channels >= 1, floats.count % channels == 0 else {
+            throw FormatsError(.sizeMismatch, "tensor '\(name)': \(floats.count) values do not split into \(channels) channels")
+        }
+        var scales = [Float](repeating: 0, count: channels)
+        for (i, v) in floats.enumerated() { scales[i % channels] = max(scales[i % channels], abs(v)) }
+        scales = scales.map { $0 > 0 ? $0 / 127 : 1 }
+        var worst: Float = 0
+        let q = floats.enumerated().map { i, v -> UInt8 in
+            let s = scales[i % channels]
+            let r = max(-127, min(127, (v / s).rounded()))
+            worst = max(worst, abs(r * s - v))
+            return UInt8(bitPattern: Int8(r))
+        }
+        try addTensor(name, dtype: .int8q, shape: shape, bytes: q)
+        try addTensor(name + SkiffLayout.scaleSuffix, floats: scales, shape: [channels])
+        return worst
+    }
+
     /// The complete file's bytes.
     public func serialize() throws -> (bytes: [UInt8], summary: Summary) {
         try manifest.validate()
         let byName = Dictionary(pending.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         for c in manifest.graph.constants {
             guard let t = byName[c.name] else { throw FormatsError(.missingTensor, "constant '\(c.name)' has no tensor; add it with addTensor") }
-            guard c.shape == t.shape.map(Dim.fixed), c.dtype == t.dtype || (c.dtype == .float32 && t.dtype == .float16) else {
+            guard c.shape == t.shape.map(Dim.fixed), c.dtype == t.dtype || (c.dtype == .float32 && (t.dtype == .float16 || t.dtype == .int8q)) else {
                 throw FormatsError(.sizeMismatch, "constant '\(c.name)' is \(c.dtype) \(c.shape.map(\.description)) in the graph but the tensor is \(t.dtype) \(t.shape)")
             }
         }
@@ -122,7 +145,9 @@ public struct SkiffWriter {
             file.replaceSubrange(entry.offset..<(entry.offset + e.stored.count), with: e.stored)
         }
         let body = file.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[64...])) }
-        let header = SkiffHeader(majorVersion: SkiffLayout.majorVersion, minorVersion: SkiffLayout.minorVersion, flags: 0,
+        // The lowest minor version that describes the file, so older 1.x readers open what they can.
+        let minor = entries.contains { $0.dtype == .int8q } ? SkiffLayout.int8MinorVersion : 0
+        let header = SkiffHeader(majorVersion: SkiffLayout.majorVersion, minorVersion: minor, flags: 0,
                                  fileLength: UInt64(fileLength), manifestOffset: 64, manifestLength: UInt64(manifestBytes.count),
                                  tableOffset: UInt64(tableOffset), tableLength: UInt64(tableSize), bodyCRC32C: body, headerCRC32C: 0)
         file.replaceSubrange(0..<64, with: header.encoded())

@@ -22,8 +22,25 @@ struct ConvertOptions: ParsableArguments {
     @Flag(help: "Keep the plain lowered graph: no BatchNormalization folding or activation fusion.")
     var noOptimize = false
 
-    @Flag(help: "Store weights as float16 (half the size; values rounded to 11 significant bits).")
-    var float16 = false
+    @Option(help: "Weight storage: fp32 (lossless), fp16 (half size), int8 (per-channel conv/dense kernels; about a quarter). Computation stays float32.")
+    var precision: WeightPrecision = .fp32
+
+    @Option(name: .customLong("verify-with"), parsing: .upToNextOption,
+            help: ArgumentHelp("Verify against reference outputs before writing: INPUT.npy EXPECTED.npy (NAME=FILE.npy for several).", valueName: "input.npy expected.npy"))
+    var verifyWith: [String] = []
+
+    @Option(name: .customLong("verify-images"), parsing: .upToNextOption,
+            help: ArgumentHelp("Verify through the image signature: IMAGES_OR_DIR… EXPECTED.npy (images in sorted name order).", valueName: "images… expected.npy"))
+    var verifyImages: [String] = []
+
+    @Option(help: "Verification tolerance: absolute (default: 1e-5 fp32, 5e-3 fp16, 5e-2 int8).")
+    var atol: Float?
+
+    @Option(help: "Verification tolerance: relative (default: 1e-4 fp32, 5e-2 fp16, 0.25 int8).")
+    var rtol: Float?
+
+    @Flag(help: "Write the file even when --verify-with/--verify-images fails (the failure is recorded in it).")
+    var force = false
 
     @Option(help: ArgumentHelp("Give the model an image input signature: 'auto' (size from the model's input) or WxH.", valueName: "auto|WxH"))
     var image: String?
@@ -170,14 +187,17 @@ struct Converter {
     struct Summary: Encodable {
         var output: String
         var sourceFormat: String
+        var precision: String
         var layers: Int
         var nodes: Int
         var parameters: Int
         var sourceBytes: Int
         var fileBytes: Int
-        var rawTensorBytes: Int
+        var rawFloat32WeightBytes: Int
         var storedTensorBytes: Int
         var optimizations: Optimizer.Report?
+        var verification: [VerificationRecord]
+        var keptFloat32: [String]
         var seconds: Double
     }
 
@@ -185,45 +205,93 @@ struct Converter {
         let start = Date()
         let progress = Progress(enabled: !options.global.json)
         progress.step("reading \(source)")
-        var result = try read()
+        let result = try read()
+        let source = result.model
+        var model = source
         var report: Optimizer.Report?
         if !options.noOptimize {
-            progress.step("optimising \(result.model.graph.nodes.count) nodes")
-            report = Optimizer.optimize(&result.model)
+            progress.step("optimising \(model.graph.nodes.count) nodes")
+            report = Optimizer.optimize(&model)
         }
         var labels: [String: [String]]?
         if let path = options.labels {
             let names = try LabelsFile.read(path)
-            guard let out = result.model.graph.outputs.first else { throw ValidationError("the model has no outputs to label") }
+            guard let out = model.graph.outputs.first else { throw ValidationError("the model has no outputs to label") }
             if let classes = out.shape.last?.fixedValue, classes != names.count {
                 throw FormatsError(.sizeMismatch, "has \(names.count) labels, but output '\(out.name)' has \(classes) classes", file: path)
             }
             labels = [out.name: names]
         }
+        let images = try options.imageSignature(for: model.graph)
+
+        // Storage precision, then the self-check: the model as it will be stored against the plain
+        // float32 graph on deterministic inputs. For int8, first/last kernels stay float32 if they drift.
+        progress.step("checking the converted graph")
+        var plan = PrecisionPlan.make(model, options.precision)
+        let tolerance = Tolerance(precision: options.precision, atol: options.atol, rtol: options.rtol)
+        var records: [VerificationRecord] = []
+        if let check = try SelfCheck(source: source, images: images) {
+            var record = try check.run(model, plan, tolerance)
+            if options.precision == .int8, !record.acceptable {
+                let narrowed = plan.narrowed(in: model)
+                plan.keepFloat([narrowed.first, narrowed.last].compactMap { $0 })
+                record = try check.run(model, plan, tolerance)
+            }
+            records.append(record.record)
+        } else {
+            _ = try Model(graph: model.graph, weights: WeightStore(plan.storedWeights(model)))
+        }
+
+        // Verification against reference outputs.
+        var failed: VerificationRecord?
+        if !options.verifyWith.isEmpty || !options.verifyImages.isEmpty {
+            progress.step("verifying against reference outputs")
+            let engine = try Model(graph: model.graph, weights: WeightStore(plan.storedWeights(model)))
+            let reference = try ReferenceData(inputs: options.verifyWith, images: options.verifyImages, graph: model.graph, image: images)
+            let outputs = try reference.compare(engine, atol: tolerance.atol, rtol: tolerance.rtol, topK: 1)
+            let record = VerificationRecord(kind: "reference", passed: outputs.allSatisfy(\.passed), atol: tolerance.atol, rtol: tolerance.rtol,
+                                            inputs: reference.inputDigest, precision: options.precision.rawValue, outputs: outputs)
+            records.append(record)
+            if !record.passed { failed = record }
+        }
+
         var provenance = result.provenance
         provenance.options = (provenance.options ?? [:]).merging(["optimize": options.noOptimize ? "false" : "true",
-                                                                   "weights": options.float16 ? "float16" : "float32"]) { a, _ in a }
-        let images = try options.imageSignature(for: result.model.graph).map { [$0] }
-        let manifest = SkiffManifest(graph: result.model.graph, signatures: [.servingDefault(for: result.model.graph)],
-                                     labels: labels, metadata: nil, provenance: provenance, images: images)
-        // The graph must load in the engine before anything is written.
-        progress.step("checking the graph")
-        _ = try Model(graph: result.model.graph, weights: WeightStore(result.model.weights))
+                                                                   "precision": options.precision.rawValue]) { a, _ in a }
+        if !plan.keptFloat.isEmpty { provenance.options?["int8_kept_float32"] = plan.keptFloat.joined(separator: ",") }
+        var manifest = SkiffManifest(graph: model.graph, signatures: [.servingDefault(for: model.graph)],
+                                     labels: labels, metadata: nil, provenance: provenance, images: images.map { [$0] })
+        manifest.verification = records.isEmpty ? nil : records
+        let output = options.output ?? (URL(fileURLWithPath: self.source).deletingPathExtension().path + ".skiff")
+        if let failed, !options.force {
+            progress.done()
+            try VerifyReport(model: output, records: [failed]).printText(to: .standardError)
+            CLIOutput.error("verification failed: nothing written (use --force to write anyway)")
+            throw ExitCode.checkFailed
+        }
         var writer = SkiffWriter(manifest: manifest)
-        try result.model.addTensors(to: &writer, storage: options.float16 ? .float16 : .float32)
-        let output = options.output ?? (URL(fileURLWithPath: source).deletingPathExtension().path + ".skiff")
+        try model.addTensors(to: &writer, plan: plan)
         progress.step("writing \(output)")
         let written = try writer.write(to: output)
+        let rawFloat32 = model.weights.values.reduce(0) { $0 + $1.values.count * 4 }
         let summary = Summary(
-            output: output, sourceFormat: provenance.sourceFormat, layers: result.layerCount, nodes: result.model.graph.nodes.count,
-            parameters: result.model.weights.values.reduce(0) { $0 + $1.values.count },
-            sourceBytes: (try? FileManager.default.attributesOfItem(atPath: source)[.size] as? Int) ?? 0,
-            fileBytes: written.fileLength, rawTensorBytes: written.rawTensorBytes, storedTensorBytes: written.storedTensorBytes,
-            optimizations: report, seconds: (Date().timeIntervalSince(start) * 1000).rounded() / 1000)
+            output: output, sourceFormat: provenance.sourceFormat, precision: options.precision.rawValue, layers: result.layerCount,
+            nodes: model.graph.nodes.count, parameters: model.weights.values.reduce(0) { $0 + $1.values.count },
+            sourceBytes: (try? FileManager.default.attributesOfItem(atPath: self.source)[.size] as? Int) ?? 0,
+            fileBytes: written.fileLength, rawFloat32WeightBytes: rawFloat32, storedTensorBytes: written.storedTensorBytes,
+            optimizations: report, verification: records, keptFloat32: plan.keptFloat,
+            seconds: (Date().timeIntervalSince(start) * 1000).rounded() / 1000)
         progress.done()
         if options.global.json { return try CLIOutput.printJSON(summary) }
-        print("wrote \(output): \(summary.layers) layers → \(summary.nodes) nodes, \(summary.parameters) parameters, "
-              + "\(CLIOutput.bytes(summary.fileBytes)) (source \(CLIOutput.bytes(summary.sourceBytes))) in \(String(format: "%.2f", summary.seconds)) s")
+        print("wrote \(output): \(summary.layers) layers → \(summary.nodes) nodes, \(summary.parameters) parameters, \(options.precision.rawValue) weights")
+        print("  size: \(CLIOutput.bytes(summary.fileBytes)) = \(String(format: "%.2f", Double(summary.fileBytes) / Double(max(summary.sourceBytes, 1))))× the source, "
+              + "weights \(String(format: "%.3f", Double(summary.storedTensorBytes) / Double(max(rawFloat32, 1))))× raw float32")
+        for r in records {
+            let worst = r.outputs.map { "'\($0.name)' max abs \(String(format: "%.2e", $0.maxAbsError))\($0.topKAgreement.map { String(format: ", top-1 %.0f%%", $0 * 100) } ?? "")" }
+            print("  \(r.kind): \(r.passed ? "ok" : "FAILED") (atol \(r.atol), rtol \(r.rtol)) — \(worst.joined(separator: "; "))")
+        }
+        if !plan.keptFloat.isEmpty { print("  int8: kept in float32 after measuring drift: \(plan.keptFloat.joined(separator: ", "))") }
+        print("  in \(String(format: "%.2f", summary.seconds)) s")
     }
 }
 

@@ -52,6 +52,7 @@ struct InspectReport: Encodable {
     var metadata: [String: String]
     var provenance: Provenance
     var images: [ImageInput]
+    var verification: [VerificationRecord]
 
     init(_ f: SkiffFile) {
         let m = f.manifest
@@ -78,6 +79,7 @@ struct InspectReport: Encodable {
         metadata = m.metadata ?? [:]
         provenance = m.provenance
         images = m.images ?? []
+        verification = m.verification ?? []
     }
 
     var text: String {
@@ -118,6 +120,13 @@ struct InspectReport: Encodable {
                 + CLIOutput.bytes(t.rawBytes).padding(toLength: 10, withPad: " ", startingAt: 0) + " "
                 + CLIOutput.bytes(t.storedBytes).padding(toLength: 10, withPad: " ", startingAt: 0) + " "
                 + String(format: "%.3f", t.ratio) + "\n"
+        }
+        for r in verification {
+            out += "verification (\(r.kind), \(r.date), skiff \(r.skiffVersion)): \(r.passed ? "passed" : "FAILED") with atol \(r.atol), rtol \(r.rtol), \(r.precision) weights; \(r.inputs)\n"
+            for o in r.outputs {
+                out += "  '\(o.name)': max abs \(VerifyReport.f(o.maxAbsError)), max rel \(VerifyReport.f(o.maxRelError)), cosine \(String(format: "%.6f", o.cosine))"
+                    + (o.topKAgreement.map { String(format: ", top-1 agreement %.1f%%", $0 * 100) } ?? "") + "\n"
+            }
         }
         if !metadata.isEmpty {
             out += "metadata:\n" + metadata.sorted { $0.key < $1.key }.map { "  \($0.key): \($0.value)\n" }.joined()

@@ -132,7 +132,16 @@ import TestSupport
         var s = try good()
         s.bytes[s.entries()[0].dtype] = 3
         s.reseal()
-        expectFormatsError(.unsupportedDType, "'conv/kernel'", "reserved") { try open(s) }
+        expectFormatsError(.absurdShape, "'conv/kernel'") { try open(s) }  // 1 byte per element: raw_length no longer fits
+        var q = try good()
+        let e = q.entries()[1]  // conv/bias, 4 floats = 16 bytes → as int8q: a [16] tensor in a 1.0 file
+        q.bytes[e.dtype] = 3
+        q.setU64(16, at: e.dims)
+        q.reseal()
+        expectFormatsError(.unsupportedDType, "'conv/bias'", "reserved in format 1.0") { try open(q) }
+        q.setU16(1, at: 10)
+        q.reseal()
+        expectFormatsError(.missingTensor, "needs a float32 tensor 'conv/bias:scale'") { try open(q) }
     }
 
     @Test func unknownEncoding() throws {

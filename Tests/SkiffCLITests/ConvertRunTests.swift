@@ -25,7 +25,7 @@ import TestSupport
         let dir = try temporaryDirectory()
         let f = try fixture("k3_functional", "keras")
         try FileManager.default.copyItem(atPath: f.path(), toPath: dir + "/model.keras")
-        let c = try SkiffRun("convert", "keras", dir + "/model.keras", "--json", "--float16")
+        let c = try SkiffRun("convert", "keras", dir + "/model.keras", "--json", "--precision", "fp16")
         #expect(c.status == 0, "\(c.stderr)")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(c.stdout.utf8)) as? [String: Any])
         #expect(json["output"] as? String == dir + "/model.skiff")
@@ -33,8 +33,8 @@ import TestSupport
         #expect((json["parameters"] as? Int ?? 0) > 1000)
         #expect((json["optimizations"] as? [String: Int])?["foldedScaleShift"] == 4)
         let file = try SkiffFile(path: dir + "/model.skiff")
-        #expect(file.tensors.allSatisfy { $0.dtype == .float16 })
-        #expect(file.manifest.provenance.options?["weights"] == "float16")
+        #expect(file.tensors.allSatisfy { $0.dtype == ($0.shape.count >= 2 ? .float16 : .float32) })
+        #expect(file.manifest.provenance.options?["precision"] == "fp16")
     }
 
     @Test func multipleInputsAreNamedAndOutputsGoToADirectory() throws {

@@ -1,0 +1,86 @@
+"""Weight precision on MobileNetV2: .skiff size against raw float32 weights, and drift against Keras.
+
+Keras applications' pretrained weights cannot be downloaded here, so the network has Keras's initial
+kernels with BatchNormalization statistics and biases randomised (as in fixtures/check_applications.py).
+Inputs: 300 varied 224×224 images made from scikit-image's sample photographs (random crops of 30–100 %
+of the area, horizontal flips, brightness ×0.6–1.4), normalised with x/127.5 − 1.
+
+    swift build -c release && python3 bench/precision.py [--skiff .build/release/skiff] [--count 300]
+"""
+import argparse
+import json
+import os
+import subprocess
+import tempfile
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import numpy as np  # noqa: E402
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from skimage import data as samples  # noqa: E402
+
+
+def varied_images(count, seed=0):
+    r = np.random.default_rng(seed)
+    photos = [samples.astronaut(), samples.coffee(), samples.chelsea(), samples.rocket(),
+              np.stack([samples.camera()] * 3, -1), samples.immunohistochemistry(), samples.hubble_deep_field()]
+    out = []
+    for i in range(count):
+        p = photos[i % len(photos)]
+        h, w = p.shape[:2]
+        area = r.uniform(0.3, 1.0)
+        ch, cw = int(h * np.sqrt(area)), int(w * np.sqrt(area))
+        y, x = r.integers(0, h - ch + 1), r.integers(0, w - cw + 1)
+        crop = p[y:y + ch, x:x + cw].astype("float32")
+        if r.random() < 0.5:
+            crop = crop[:, ::-1]
+        crop = np.clip(crop * r.uniform(0.6, 1.4), 0, 255)
+        out.append(tf.image.resize(crop, (224, 224)).numpy() / 127.5 - 1)
+    return np.stack(out).astype("float32")
+
+
+def main():
+    a = argparse.ArgumentParser()
+    a.add_argument("--skiff", default=".build/release/skiff")
+    a.add_argument("--count", type=int, default=300)
+    args = a.parse_args()
+    keras.utils.set_random_seed(0)
+    model = keras.applications.MobileNetV2(weights=None, input_shape=(224, 224, 3))
+    r = np.random.default_rng(0)
+    for w in model.weights:
+        n, shape = w.path, tuple(w.shape)
+        if "moving_variance" in n:
+            w.assign(r.uniform(0.5, 1.5, shape).astype("float32"))
+        elif "moving_mean" in n or n.endswith("beta") or n.endswith("bias"):
+            w.assign(r.normal(0, 0.1, shape).astype("float32"))
+        elif n.endswith("gamma"):
+            w.assign(r.uniform(0.5, 1.5, shape).astype("float32"))
+    raw = sum(int(np.prod(w.shape)) * 4 for w in model.weights)
+    with tempfile.TemporaryDirectory() as d:
+        src = os.path.join(d, "mobilenet_v2.h5")
+        model.save(src)
+        x = varied_images(args.count)
+        y = np.concatenate([model.predict(x[i:i + 50], verbose=0) for i in range(0, len(x), 50)])
+        np.save(os.path.join(d, "x.npy"), x)
+        np.save(os.path.join(d, "y.npy"), y)
+        results = {"model": "MobileNetV2", "parameters": int(model.count_params()), "raw_float32_bytes": raw,
+                   "source_h5_bytes": os.path.getsize(src), "inputs": args.count}
+        for precision in ("fp32", "fp16", "int8"):
+            out = os.path.join(d, f"m_{precision}.skiff")
+            c = subprocess.run([args.skiff, "convert", "h5", src, "-o", out, "--precision", precision, "--json"],
+                               capture_output=True, text=True, check=True)
+            summary = json.loads(c.stdout)
+            v = subprocess.run([args.skiff, "verify", out, "--input", os.path.join(d, "x.npy"), "--expected",
+                                os.path.join(d, "y.npy"), "--json", "--atol", "1", "--top-k", "1"], capture_output=True, text=True)
+            o = json.loads(v.stdout)["records"][0]["outputs"][0]
+            results[precision] = {
+                "file_bytes": summary["fileBytes"], "weights_vs_raw_float32": round(summary["storedTensorBytes"] / raw, 4),
+                "file_vs_raw_float32": round(summary["fileBytes"] / raw, 4), "kept_float32": summary["keptFloat32"],
+                "self_check": summary["verification"][0]["outputs"][0],
+                "top1_agreement": o["top_k_agreement"], "max_abs_error": o["max_abs_error"], "cosine": o["cosine"]}
+            print(json.dumps({precision: results[precision]}), flush=True)
+        print(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
