@@ -6,8 +6,13 @@ public enum BLAS {
     public static var configuration: String { String(cString: openblas_get_config()) }
     public static var threads: Int { Int(openblas_get_num_threads()) }
 
-    /// C = A·B for row-major A [m, k] and B [k, n].
-    public static func sgemm(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), 1, a, Int32(k), b, Int32(n), 0, c, Int32(n))
+    /// C = A·B for row-major A [m, k] (row stride `lda`, default k) and B [k, n] (row stride `ldb`,
+    /// default n) into C (row stride `ldc`, default n).
+    public static func sgemm(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int? = nil, b: UnsafePointer<Float>, ldb: Int? = nil,
+                             c: UnsafeMutablePointer<Float>, ldc: Int? = nil) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), 1, a, Int32(lda ?? k), b, Int32(ldb ?? n), 0, c, Int32(ldc ?? n))
     }
+
+    /// Sets OpenBLAS's thread count (the engine's own parallel loops use the same budget).
+    public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
 }

@@ -6,19 +6,31 @@ import Formats
 /// Loading decodes the weights once, parses every node and checks the graph's shapes with the batch
 /// symbolic, so a bad model fails here (naming the node), never in the middle of a run.
 public final class Model: @unchecked Sendable {
+    /// Which kernels run: the optimised ones (falling back to the reference where none applies), or
+    /// only the reference kernels — the definition, used to check the fast ones.
+    public enum Kernels: Sendable { case fast, reference }
+
     public let graph: ModelGraph
     public let weights: WeightStore
+    public let kernels: Kernels
     let steps: [Step]
+    /// Intermediate buffers and im2col scratch, kept between runs (a run holds `lock`).
+    private let pool = BufferPool()
+    private let scratch = Scratch()
+    private let lock = NSLock()
+    /// Output shapes per step, for each input-shape combination seen.
+    private var shapeCache: [[[Int]]: [[Int]]] = [:]
     /// For each value, the index of the last step that reads it (graph outputs: never released).
     let lastUse: [String: Int]
 
-    public convenience init(file: SkiffFile) throws {
-        try self.init(graph: file.manifest.graph, weights: try WeightStore(file: file))
+    public convenience init(file: SkiffFile, kernels: Kernels = .fast) throws {
+        try self.init(graph: file.manifest.graph, weights: try WeightStore(file: file), kernels: kernels)
     }
 
-    public init(graph: ModelGraph, weights: WeightStore) throws {
+    public init(graph: ModelGraph, weights: WeightStore, kernels: Kernels = .fast) throws {
         self.graph = graph
         self.weights = weights
+        self.kernels = kernels
         steps = try Planner.steps(for: graph)
         var last: [String: Int] = [:]
         for (i, s) in steps.enumerated() { for v in s.inputs where !v.isEmpty { last[v] = i } }
@@ -53,7 +65,8 @@ public final class Model: @unchecked Sendable {
     /// Runs the model on named inputs (graph input names) and returns every graph output by name.
     /// - Throws: `EngineError` if an input is missing or its shape does not fit the graph.
     public func run(_ feeds: [String: Tensor]) throws -> [String: Tensor] {
-        let pool = BufferPool()
+        lock.lock()
+        defer { lock.unlock() }
         var values: [String: (buffer: Buffer?, view: View)] = [:]
         var symbols: [String: Int] = [:]
         var keep: [Buffer] = []
@@ -76,8 +89,8 @@ public final class Model: @unchecked Sendable {
                 default: break
                 }
             }
-            let b = Buffer(capacity: t.count)
-            t.values.withUnsafeBufferPointer { src in _ = b.mutable(t.count).initialize(from: src) }
+            let b = pool.take(t.count)
+            t.values.withUnsafeBufferPointer { src in _ = b.mutable(t.count).update(fromContentsOf: src) }
             keep.append(b)
             values[input.name] = (nil, b.view(t.shape))
         }
@@ -88,27 +101,41 @@ public final class Model: @unchecked Sendable {
             let w = weights[c.name]!
             values[c.name] = (nil, View(shape: w.shape, data: w.values))
         }
+        let key = graph.inputs.map { feeds[$0.name]!.shape }
+        var shapes = shapeCache[key] ?? []
+        let cached = !shapes.isEmpty
         for (i, step) in steps.enumerated() {
             let ins = step.inputs.map { $0.isEmpty ? nil : values[$0]?.view }
-            let present = ins.compactMap { $0 }
-            let outShape = try ShapeInference.outputShape(of: step.node, inputs: present.map { $0.shape.map(Dim.fixed) }).map { d -> Int in
-                guard let v = d.fixedValue else { preconditionFailure("concrete inputs give concrete shapes") }
-                return v
+            let outShape: [Int]
+            if cached {
+                outShape = shapes[i]
+            } else {
+                let present = ins.compactMap { $0 }
+                outShape = try ShapeInference.outputShape(of: step.node, inputs: present.map { $0.shape.map(Dim.fixed) }).map { d -> Int in
+                    guard let v = d.fixedValue else { preconditionFailure("concrete inputs give concrete shapes") }
+                    return v
+                }
+                shapes.append(outShape)
             }
             let count = outShape.reduce(1, *)
             let buffer = pool.take(count)
-            Self.execute(step, ins, buffer.mutable(count), outShape)
+            if kernels == .reference || !FastKernels.run(step, ins, buffer.mutable(count), outShape, scratch) {
+                Self.execute(step, ins, buffer.mutable(count), outShape)
+            }
             values[step.output] = (buffer, buffer.view(outShape))
             for v in Set(step.inputs) where !v.isEmpty && lastUse[v] == i {
                 if let b = values[v]?.buffer { pool.give(b) }
                 values[v] = nil
             }
         }
+        if !cached { shapeCache[key] = shapes }
         var out: [String: Tensor] = [:]
         for o in graph.outputs {
             guard let v = values[o.name]?.view else { throw EngineError("output '\(o.name)' was not computed") }
             out[o.name] = Tensor(shape: v.shape, values: Array(v.data))
         }
+        for (_, v) in values { if let b = v.buffer { pool.give(b) } }
+        for b in keep { pool.give(b) }
         return out
     }
 

@@ -54,7 +54,7 @@ struct SelfCheck {
         }
         self.source = source
         self.feeds = feeds
-        reference = try Model(graph: source.graph, weights: WeightStore(source.weights)).run(feeds)
+        reference = try Model(graph: source.graph, weights: WeightStore(source.weights), kernels: .reference).run(feeds)
         description = "self-check: \(Self.batch) deterministic inputs (seed 0x5EED)\(images != nil ? " through the image normalisation" : " in [-1, 1)")"
     }
 

@@ -1,0 +1,99 @@
+import Foundation
+import Formats
+
+/// Convolutions as GEMM: a 1×1 stride-1 unpadded convolution is one SGEMM on the NHWC input as is;
+/// others gather patches (im2col) into reused scratch memory, one image at a time, then one SGEMM with
+/// the HWIO filter viewed as [kh·kw·cin, cout]. Bias and activation follow in one pass.
+enum FastConvolution {
+    static func conv2d(_ x: View, _ w: View, _ bias: View?, _ p: ConvParams, _ out: UnsafeMutableBufferPointer<Float>, _ outShape: [Int], _ scratch: Scratch) {
+        let (n, h, wd, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (kh, kw, cout) = (w.shape[0], w.shape[1], w.shape[3])
+        let (oh, ow) = (outShape[1], outShape[2])
+        let k = kh * kw * c
+        let xp = x.data.baseAddress!, wp = w.data.baseAddress!, op = out.baseAddress!
+        let pointwise = kh == 1 && kw == 1 && p.strides == [1, 1] && oh == h && ow == wd
+        if pointwise {
+            BLAS.sgemm(m: n * h * wd, n: cout, k: c, a: xp, b: wp, c: op)
+        } else {
+            let top = p.window(0, input: h, kernel: kh).padBefore, left = p.window(1, input: wd, kernel: kw).padBefore
+            let rows = oh * ow
+            let cols = scratch.take(rows * k)
+            for b in 0..<n {
+                let image = xp + b * h * wd * c
+                FastKernels.parallel(oh, work: rows * k) { range in
+                    for oy in range {
+                        for ox in 0..<ow {
+                            var dst = cols + (oy * ow + ox) * k
+                            for ky in 0..<kh {
+                                let iy = oy * p.strides[0] - top + ky * p.dilations[0]
+                                for kx in 0..<kw {
+                                    let ix = ox * p.strides[1] - left + kx * p.dilations[1]
+                                    if iy < 0 || iy >= h || ix < 0 || ix >= wd {
+                                        dst.update(repeating: 0, count: c)
+                                    } else {
+                                        dst.update(from: image + (iy * wd + ix) * c, count: c)
+                                    }
+                                    dst += c
+                                }
+                            }
+                        }
+                    }
+                }
+                BLAS.sgemm(m: rows, n: cout, k: k, a: cols, b: wp, c: op + b * rows * cout)
+            }
+        }
+        Epilogue.apply(op, rows: n * oh * ow, channels: cout, bias: bias, activation: p.activation)
+    }
+
+    /// Depthwise with multiplier 1: per output pixel, each tap adds x·w over the channels, 8 at a time.
+    static func depthwise(_ x: View, _ w: View, _ bias: View?, _ p: ConvParams, _ out: UnsafeMutableBufferPointer<Float>, _ outShape: [Int]) {
+        let (n, h, wd, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (kh, kw) = (w.shape[0], w.shape[1])
+        let (oh, ow) = (outShape[1], outShape[2])
+        let top = p.window(0, input: h, kernel: kh).padBefore, left = p.window(1, input: wd, kernel: kw).padBefore
+        let xp = UnsafeRawPointer(x.data.baseAddress!), wp = UnsafeRawPointer(w.data.baseAddress!)
+        let op = out.baseAddress!, bp = bias?.data.baseAddress
+        let c8 = c / 8 * 8
+        FastKernels.parallel(n * oh, work: n * oh * ow * c * kh * kw) { range in
+            for row in range {
+                let b = row / oh, oy = row % oh
+                for ox in 0..<ow {
+                    let o = op + ((b * oh + oy) * ow + ox) * c
+                    let ob = UnsafeMutableRawPointer(o)
+                    var ch = 0
+                    while ch < c8 {
+                        var acc = bp.map { UnsafeRawPointer($0).loadUnaligned(fromByteOffset: ch * 4, as: SIMD8<Float>.self) } ?? SIMD8<Float>(repeating: 0)
+                        for ky in 0..<kh {
+                            let iy = oy * p.strides[0] - top + ky * p.dilations[0]
+                            if iy < 0 || iy >= h { continue }
+                            for kx in 0..<kw {
+                                let ix = ox * p.strides[1] - left + kx * p.dilations[1]
+                                if ix < 0 || ix >= wd { continue }
+                                let xv = xp.loadUnaligned(fromByteOffset: (((b * h + iy) * wd + ix) * c + ch) * 4, as: SIMD8<Float>.self)
+                                let wv = wp.loadUnaligned(fromByteOffset: ((ky * kw + kx) * c + ch) * 4, as: SIMD8<Float>.self)
+                                acc += xv * wv
+                            }
+                        }
+                        ob.storeBytes(of: acc, toByteOffset: ch * 4, as: SIMD8<Float>.self)
+                        ch += 8
+                    }
+                    while ch < c {
+                        var acc: Float = bp?[ch] ?? 0
+                        for ky in 0..<kh {
+                            let iy = oy * p.strides[0] - top + ky * p.dilations[0]
+                            if iy < 0 || iy >= h { continue }
+                            for kx in 0..<kw {
+                                let ix = ox * p.strides[1] - left + kx * p.dilations[1]
+                                if ix < 0 || ix >= wd { continue }
+                                acc += x.data[((b * h + iy) * wd + ix) * c + ch] * w.data[(ky * kw + kx) * c + ch]
+                            }
+                        }
+                        o[ch] = acc
+                        ch += 1
+                    }
+                    if let a = p.activation { Epilogue.activate(o, into: o, count: c, a) }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,127 @@
+import Dispatch
+import Foundation
+import Formats
+
+/// Optimised kernels behind the same op kinds. Each one is checked against its reference kernel on
+/// random shapes (`Tests/EngineTests/FastKernelTests.swift`); ops or parameter combinations without a
+/// fast kernel fall back to the reference, which stays the definition.
+enum FastKernels {
+    /// Work below this many multiply-adds (or elements) runs on one thread: measured on 2 cores, the
+    /// cost of waking a second thread (~10–20 µs) outweighs the gain under it.
+    static let parallelThreshold = 1 << 16
+
+    /// Threads for the engine's own parallel loops.
+    nonisolated(unsafe) static var threads = ProcessInfo.processInfo.activeProcessorCount
+
+    /// Runs `body(range)` over `0..<count` split into `threads` chunks (one chunk when `work` is small).
+    static func parallel(_ count: Int, work: Int, _ body: (Range<Int>) -> Void) {
+        let t = work < parallelThreshold ? 1 : min(threads, count)
+        if t <= 1 { return body(0..<count) }
+        let chunk = (count + t - 1) / t
+        withoutActuallyEscaping(body) { body in
+            let box = UncheckedSendable(body)
+            DispatchQueue.concurrentPerform(iterations: t) { i in
+                let lo = i * chunk, hi = min(count, lo + chunk)
+                if lo < hi { box.value(lo..<hi) }
+            }
+        }
+    }
+
+    /// Tries the fast path for `step`; returns false when the reference kernel must run.
+    static func run(_ step: Step, _ ins: [View?], _ out: UnsafeMutableBufferPointer<Float>, _ outShape: [Int], _ scratch: Scratch) -> Bool {
+        let x = ins[0]!
+        let bias = ins.count > 2 ? ins[2] : nil
+        switch step.kernel {
+        case .conv(let p) where p.groups == 1:
+            FastConvolution.conv2d(x, ins[1]!, bias, p, out, outShape, scratch)
+        case .depthwise(let p) where ins[1]!.shape[3] == 1:
+            FastConvolution.depthwise(x, ins[1]!, bias, p, out, outShape)
+        case .dense(let a):
+            let k = ins[1]!
+            let rows = x.count / k.shape[0]
+            BLAS.sgemm(m: rows, n: k.shape[1], k: k.shape[0], a: x.data.baseAddress!, b: k.data.baseAddress!, c: out.baseAddress!)
+            Epilogue.apply(out.baseAddress!, rows: rows, channels: k.shape[1], bias: bias, activation: a)
+        case .binary(let f, let a):
+            return FastElementwise.binary(x, ins[1]!, f, a, out, outShape)
+        case .unary(let a):
+            Epilogue.activate(UnsafeMutablePointer(mutating: x.data.baseAddress!), into: out.baseAddress!, count: x.count, a)
+        case .clamp(let lo, let hi):
+            FastElementwise.clamp(x, lo, hi, out)
+        case .globalPool(let isMax):
+            FastElementwise.globalPool(x, max: isMax, out)
+        case .reshape:
+            if x.count > 0 { out.baseAddress!.update(from: x.data.baseAddress!, count: x.count) }
+        default:
+            return false
+        }
+        return true
+    }
+}
+
+/// Carries a value into concurrently executing code whose safety the caller ensures (disjoint ranges).
+struct UncheckedSendable<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
+
+/// Per-model reusable scratch memory (im2col buffers): grown once, reused on every run.
+final class Scratch: @unchecked Sendable {
+    private(set) var buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: 0)
+
+    func take(_ count: Int) -> UnsafeMutablePointer<Float> {
+        if buffer.count < count {
+            buffer.deallocate()
+            buffer = .allocate(capacity: count)
+        }
+        return buffer.baseAddress!
+    }
+
+    deinit { buffer.deallocate() }
+}
+
+/// Bias and activation over a [rows, channels] result, in one pass.
+enum Epilogue {
+    static func apply(_ out: UnsafeMutablePointer<Float>, rows: Int, channels: Int, bias: View?, activation: Activation?) {
+        guard bias != nil || activation != nil else { return }
+        let b = bias?.data.baseAddress
+        FastKernels.parallel(rows, work: rows * channels) { range in
+            for r in range {
+                let row = out + r * channels
+                if let b { for c in 0..<channels { row[c] += b[c] } }
+                if let activation { activate(row, into: row, count: channels, activation) }
+            }
+        }
+    }
+
+    /// `dst[i] = f(src[i])`, vectorised for the piecewise-linear activations.
+    static func activate(_ src: UnsafeMutablePointer<Float>, into dst: UnsafeMutablePointer<Float>, count: Int, _ f: Activation) {
+        switch f.function {
+        case .relu where f.alpha == 0 && f.beta == 0:
+            simdMap(src, dst, count) { $0.replacing(with: 0, where: $0 .< 0) }
+        case .relu6:
+            simdMap(src, dst, count) { $0.clamped(lowerBound: SIMD8(repeating: 0), upperBound: SIMD8(repeating: 6)) }
+        case .identity:
+            if src != dst { dst.update(from: src, count: count) }
+        case .hardSwish:
+            simdMap(src, dst, count) { x in x * (x + 3).clamped(lowerBound: SIMD8(repeating: 0), upperBound: SIMD8(repeating: 6)) / 6 }
+        default:
+            for i in 0..<count { dst[i] = f(src[i]) }
+        }
+    }
+
+    @inline(__always)
+    static func simdMap(_ src: UnsafeMutablePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ count: Int, _ f: (SIMD8<Float>) -> SIMD8<Float>) {
+        var i = 0
+        let s = UnsafeMutableRawPointer(src), d = UnsafeMutableRawPointer(dst)
+        while i + 8 <= count {
+            d.storeBytes(of: f(s.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)), toByteOffset: i * 4, as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < count {
+            var v = SIMD8<Float>(repeating: 0)
+            v[0] = src[i]
+            dst[i] = f(v)[0]
+            i += 1
+        }
+    }
+}

@@ -1,0 +1,76 @@
+import Engine
+import Formats
+import Testing
+import TestSupport
+
+/// Every fast kernel against its reference kernel on random shapes and attributes: the reference is
+/// the definition; the fast path must agree to float32 rounding (atol 1e-4 + rtol 1e-4).
+@Suite struct FastKernelTests {
+    /// Builds a one-node graph and runs it with both kernel sets.
+    func both(_ op: OpKind, _ inputs: [Tensor], constants: [Tensor], _ attributes: [String: Attribute]) throws -> (Tensor, Tensor) {
+        let b = GraphBuilder()
+        var names = inputs.enumerated().map { b.input("x\($0.offset)", .float32, $0.element.shape.map(Dim.fixed)) }
+        names += constants.enumerated().map { b.constant("c\($0.offset)", shape: $0.element.shape, values: $0.element.values) }
+        let out = try b.add(op, "op", names, attributes)
+        let m = b.finish(outputs: [out])
+        let feeds = Dictionary(uniqueKeysWithValues: zip(m.graph.inputs.map(\.name), inputs))
+        let fast = try Model(graph: m.graph, weights: WeightStore(m.weights), kernels: .fast).run(feeds)[out]!
+        let reference = try Model(graph: m.graph, weights: WeightStore(m.weights), kernels: .reference).run(feeds)[out]!
+        return (fast, reference)
+    }
+
+    func random(_ shape: [Int], _ rng: inout SeededRandom) -> Tensor { Tensor(shape: shape, values: rng.floats(shape.reduce(1, *), std: 1)) }
+
+    @Test(arguments: 0..<40) func convolution(seed: Int) throws {
+        var rng = SeededRandom(seed: UInt64(seed))
+        func pick(_ options: [Int]) -> Int { options[Int(rng.next() % UInt64(options.count))] }
+        let k = pick([1, 1, 3, 5, 7]), s = pick([1, 1, 2]), d = k > 1 && s == 1 ? pick([1, 1, 2]) : 1
+        let h = pick([5, 8, 13, 17]), w = pick([4, 9, 16]), cin = pick([1, 3, 8, 17]), cout = pick([1, 4, 16, 33]), n = pick([1, 2, 3])
+        let padding = pick([0, 1]) == 0 ? "same" : "valid"
+        guard padding == "same" || (k - 1) * d + 1 <= min(h, w) else { return }
+        let activation = ["linear", "relu", "relu6", "sigmoid", "hard_swish"][Int(rng.next() % 5)]
+        let (f, r) = try both(.conv2d, [random([n, h, w, cin], &rng)], constants: [random([k, k, cin, cout], &rng), random([cout], &rng)],
+                              ["strides": .ints([s, s]), "dilations": .ints([d, d]), "padding": .string(padding), "activation": .string(activation)])
+        #expect(f.shape == r.shape)
+        expectClose(f.values, r.values, atol: 1e-4, rtol: 1e-4)
+    }
+
+    @Test(arguments: 0..<30) func depthwise(seed: Int) throws {
+        var rng = SeededRandom(seed: UInt64(100 + seed))
+        func pick(_ options: [Int]) -> Int { options[Int(rng.next() % UInt64(options.count))] }
+        let k = pick([3, 5]), s = pick([1, 2]), c = pick([1, 7, 8, 16, 19, 32]), h = pick([6, 11, 14]), n = pick([1, 2])
+        let padding = pick([0, 1]) == 0 ? "same" : "valid"
+        let withBias = pick([0, 1]) == 1
+        let (f, r) = try both(.depthwiseConv2d, [random([n, h, h + 1, c], &rng)],
+                              constants: [random([k, k, c, 1], &rng)] + (withBias ? [random([c], &rng)] : []),
+                              ["strides": .ints([s, s]), "padding": .string(padding), "activation": .string(pick([0, 1]) == 0 ? "relu6" : "linear")])
+        expectClose(f.values, r.values, atol: 1e-4, rtol: 1e-4)
+    }
+
+    @Test(arguments: 0..<20) func denseAndElementwise(seed: Int) throws {
+        var rng = SeededRandom(seed: UInt64(200 + seed))
+        func pick(_ options: [Int]) -> Int { options[Int(rng.next() % UInt64(options.count))] }
+        let rows = pick([1, 2, 7]), inF = pick([1, 5, 64]), outF = pick([1, 3, 10, 100])
+        let (f, r) = try both(.dense, [random([rows, inF], &rng)], constants: [random([inF, outF], &rng), random([outF], &rng)],
+                              ["activation": .string(pick([0, 1]) == 0 ? "relu" : "tanh")])
+        expectClose(f.values, r.values, atol: 1e-4, rtol: 1e-4)
+        let shape = [pick([1, 2]), pick([3, 5]), pick([4, 7]), pick([1, 8, 13])]
+        for other in [shape, [shape[3]], []] {
+            for fn in BinaryFunction.allCases where fn != .pow {
+                let (bf, br) = try both(.binary, [random(shape, &rng), random(other, &rng)], constants: [],
+                                        ["function": .string(fn.rawValue), "activation": .string("relu")])
+                expectClose(bf.values, br.values, atol: 1e-4, rtol: 1e-4)
+            }
+        }
+        for fn in UnaryFunction.allCases where ![.log, .sqrt, .rsqrt, .reciprocal].contains(fn) {
+            let (uf, ur) = try both(.unary, [random(shape, &rng)], constants: [], ["function": .string(fn.rawValue)])
+            expectClose(uf.values, ur.values, atol: 1e-5, rtol: 1e-5)
+        }
+        let (cf, cr) = try both(.clamp, [random(shape, &rng)], constants: [], ["min": .float(-0.5), "max": .float(0.7)])
+        #expect(cf.values == cr.values)
+        for op in [OpKind.globalAvgPool, .globalMaxPool] {
+            let (gf, gr) = try both(op, [random(shape, &rng)], constants: [], [:])
+            expectClose(gf.values, gr.values, atol: 1e-5, rtol: 1e-5)
+        }
+    }
+}
