@@ -16,3 +16,9 @@ public enum BLAS {
     /// Sets OpenBLAS's thread count (the engine's own parallel loops use the same budget).
     public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
 }
+
+/// Sets the thread budget for OpenBLAS and the engine's own parallel loops.
+public func setThreads(_ n: Int) {
+    BLAS.setThreads(n)
+    FastKernels.threads = max(1, n)
+}

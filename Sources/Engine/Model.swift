@@ -18,6 +18,9 @@ public final class Model: @unchecked Sendable {
     private let pool = BufferPool()
     private let scratch = Scratch()
     private let lock = NSLock()
+    /// When set, each run adds the time spent per op kind (milliseconds) to `profile`.
+    public var profiling = false
+    public private(set) var profile: [OpKind: Double] = [:]
     /// Output shapes per step, for each input-shape combination seen.
     private var shapeCache: [[[Int]]: [[Int]]] = [:]
     /// For each value, the index of the last step that reads it (graph outputs: never released).
@@ -119,9 +122,11 @@ public final class Model: @unchecked Sendable {
             }
             let count = outShape.reduce(1, *)
             let buffer = pool.take(count)
+            let started = profiling ? DispatchTime.now().uptimeNanoseconds : 0
             if kernels == .reference || !FastKernels.run(step, ins, buffer.mutable(count), outShape, scratch) {
                 Self.execute(step, ins, buffer.mutable(count), outShape)
             }
+            if profiling { profile[step.node.op, default: 0] += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6 }
             values[step.output] = (buffer, buffer.view(outShape))
             for v in Set(step.inputs) where !v.isEmpty && lastUse[v] == i {
                 if let b = values[v]?.buffer { pool.give(b) }

@@ -68,6 +68,14 @@ import TestSupport
         }
         let (cf, cr) = try both(.clamp, [random(shape, &rng)], constants: [], ["min": .float(-0.5), "max": .float(0.7)])
         #expect(cf.values == cr.values)
+        for op in [OpKind.maxPool2d, .avgPool2d] {
+            let k = pick([2, 3]), st = pick([1, 2])
+            let (pf, pr) = try both(op, [random([shape[0], 9, 8, shape[3]], &rng)], constants: [],
+                                    ["kernel": .ints([k, k]), "strides": .ints([st, st]), "padding": .string(pick([0, 1]) == 0 ? "same" : "valid")])
+            expectClose(pf.values, pr.values, atol: 1e-5, rtol: 1e-5)
+        }
+        let (padF, padR) = try both(.pad, [random(shape, &rng)], constants: [], ["pads": .ints([0, 0, 1, 2, 0, 1, 0, 0]), "value": .float(0.5)])
+        #expect(padF.values == padR.values)
         for op in [OpKind.globalAvgPool, .globalMaxPool] {
             let (gf, gr) = try both(op, [random(shape, &rng)], constants: [], [:])
             expectClose(gf.values, gr.values, atol: 1e-5, rtol: 1e-5)

@@ -45,54 +45,55 @@ enum FastConvolution {
         Epilogue.apply(op, rows: n * oh * ow, channels: cout, bias: bias, activation: p.activation)
     }
 
-    /// Depthwise with multiplier 1: per output pixel, each tap adds x·w over the channels, 8 at a time.
+    /// Depthwise with multiplier 1, one output row at a time: the row starts as the bias, then every
+    /// in-bounds tap adds x·w over the channels, 8 at a time, for the pixels it reaches.
     static func depthwise(_ x: View, _ w: View, _ bias: View?, _ p: ConvParams, _ out: UnsafeMutableBufferPointer<Float>, _ outShape: [Int]) {
         let (n, h, wd, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let (kh, kw) = (w.shape[0], w.shape[1])
         let (oh, ow) = (outShape[1], outShape[2])
+        let (sy, sx, dy, dx) = (p.strides[0], p.strides[1], p.dilations[0], p.dilations[1])
         let top = p.window(0, input: h, kernel: kh).padBefore, left = p.window(1, input: wd, kernel: kw).padBefore
-        let xp = UnsafeRawPointer(x.data.baseAddress!), wp = UnsafeRawPointer(w.data.baseAddress!)
-        let op = out.baseAddress!, bp = bias?.data.baseAddress
+        let xp = x.data.baseAddress!, wp = w.data.baseAddress!, op = out.baseAddress!, bp = bias?.data.baseAddress
         let c8 = c / 8 * 8
         FastKernels.parallel(n * oh, work: n * oh * ow * c * kh * kw) { range in
             for row in range {
                 let b = row / oh, oy = row % oh
+                let o = op + row * ow * c
                 for ox in 0..<ow {
-                    let o = op + ((b * oh + oy) * ow + ox) * c
-                    let ob = UnsafeMutableRawPointer(o)
-                    var ch = 0
-                    while ch < c8 {
-                        var acc = bp.map { UnsafeRawPointer($0).loadUnaligned(fromByteOffset: ch * 4, as: SIMD8<Float>.self) } ?? SIMD8<Float>(repeating: 0)
-                        for ky in 0..<kh {
-                            let iy = oy * p.strides[0] - top + ky * p.dilations[0]
-                            if iy < 0 || iy >= h { continue }
-                            for kx in 0..<kw {
-                                let ix = ox * p.strides[1] - left + kx * p.dilations[1]
-                                if ix < 0 || ix >= wd { continue }
-                                let xv = xp.loadUnaligned(fromByteOffset: (((b * h + iy) * wd + ix) * c + ch) * 4, as: SIMD8<Float>.self)
-                                let wv = wp.loadUnaligned(fromByteOffset: ((ky * kw + kx) * c + ch) * 4, as: SIMD8<Float>.self)
-                                acc += xv * wv
-                            }
-                        }
-                        ob.storeBytes(of: acc, toByteOffset: ch * 4, as: SIMD8<Float>.self)
-                        ch += 8
-                    }
-                    while ch < c {
-                        var acc: Float = bp?[ch] ?? 0
-                        for ky in 0..<kh {
-                            let iy = oy * p.strides[0] - top + ky * p.dilations[0]
-                            if iy < 0 || iy >= h { continue }
-                            for kx in 0..<kw {
-                                let ix = ox * p.strides[1] - left + kx * p.dilations[1]
-                                if ix < 0 || ix >= wd { continue }
-                                acc += x.data[((b * h + iy) * wd + ix) * c + ch] * w.data[(ky * kw + kx) * c + ch]
-                            }
-                        }
-                        o[ch] = acc
-                        ch += 1
-                    }
-                    if let a = p.activation { Epilogue.activate(o, into: o, count: c, a) }
+                    if let bp { (o + ox * c).update(from: bp, count: c) } else { (o + ox * c).update(repeating: 0, count: c) }
                 }
+                for ky in 0..<kh {
+                    let iy = oy * sy - top + ky * dy
+                    if iy < 0 || iy >= h { continue }
+                    let inRow = xp + (b * h + iy) * wd * c
+                    for kx in 0..<kw {
+                        let shift = kx * dx - left
+                        // Output columns whose input column ox·sx + shift lies in [0, wd).
+                        let lo = shift >= 0 ? 0 : (-shift + sx - 1) / sx
+                        let hi = min(ow - 1, (wd - 1 - shift) >= 0 ? (wd - 1 - shift) / sx : -1)
+                        if lo > hi { continue }
+                        let tap = UnsafeRawPointer(wp + (ky * kw + kx) * c)
+                        for ox in lo...hi {
+                            let src = UnsafeRawPointer(inRow + (ox * sx + shift) * c)
+                            let dst = UnsafeMutableRawPointer(o + ox * c)
+                            var ch = 0
+                            while ch < c8 {
+                                let off = ch * 4
+                                let acc = dst.loadUnaligned(fromByteOffset: off, as: SIMD8<Float>.self)
+                                    + src.loadUnaligned(fromByteOffset: off, as: SIMD8<Float>.self) * tap.loadUnaligned(fromByteOffset: off, as: SIMD8<Float>.self)
+                                dst.storeBytes(of: acc, toByteOffset: off, as: SIMD8<Float>.self)
+                                ch += 8
+                            }
+                            while ch < c {
+                                dst.storeBytes(of: dst.load(fromByteOffset: ch * 4, as: Float.self)
+                                    + src.load(fromByteOffset: ch * 4, as: Float.self) * tap.load(fromByteOffset: ch * 4, as: Float.self),
+                                    toByteOffset: ch * 4, as: Float.self)
+                                ch += 1
+                            }
+                        }
+                    }
+                }
+                if let a = p.activation { Epilogue.activate(o, into: o, count: ow * c, a) }
             }
         }
     }

@@ -49,6 +49,10 @@ enum FastKernels {
             FastElementwise.clamp(x, lo, hi, out)
         case .globalPool(let isMax):
             FastElementwise.globalPool(x, max: isMax, out)
+        case .pad(let pads, let mode, let value) where mode == "constant":
+            return FastLayout.pad(x, pads: pads, value: value, out, outShape)
+        case .pool(let k, let p, let isMax):
+            FastLayout.pool(x, kernel: k, p, max: isMax, out, outShape)
         case .reshape:
             if x.count > 0 { out.baseAddress!.update(from: x.data.baseAddress!, count: x.count) }
         default:
