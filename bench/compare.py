@@ -9,7 +9,7 @@ Per model (random weights; speed does not depend on their values):
 - warm latency: median of 20 runs after 3 warm-ups, batch 1 and batch 8, each engine with 2 threads;
 - cold start: a new process that loads the model, decodes a JPEG, preprocesses, runs it and prints the
   top-5 (Skiff: `skiff predict`; ORT and TF: the equivalent Python script), wall time, median of 3;
-- peak RSS of the warm-latency process (batch 1);
+- peak RSS (VmHWM) of the warm-latency process (batch 1), including the Python runtime for ORT and TF;
 - artifact size: .skiff, .onnx, and the .keras file.
 """
 import argparse
@@ -56,7 +56,7 @@ MODELS = {
 }
 
 ORT_WARM = r'''
-import sys, time, json, resource, numpy as np, onnxruntime as ort
+import sys, time, json, numpy as np, onnxruntime as ort
 path, batch, h, w = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 o = ort.SessionOptions(); o.intra_op_num_threads = 2; o.inter_op_num_threads = 1
 s = ort.InferenceSession(path, o, providers=["CPUExecutionProvider"])
@@ -66,11 +66,12 @@ for _ in range(3): s.run(None, {name: x})
 t = []
 for _ in range(20):
     a = time.perf_counter(); s.run(None, {name: x}); t.append((time.perf_counter() - a) * 1000)
-print(json.dumps({"median": sorted(t)[10], "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM:")][0].split()[1]
+print(json.dumps({"median": sorted(t)[10], "rss_mb": int(hwm) / 1024}))
 '''
 
 TF_WARM = r'''
-import os, sys, time, json, resource
+import os, sys, time, json
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 import numpy as np, tensorflow as tf, keras
 tf.config.threading.set_intra_op_parallelism_threads(2); tf.config.threading.set_inter_op_parallelism_threads(1)
@@ -82,7 +83,8 @@ for _ in range(3): f(x).numpy()
 t = []
 for _ in range(20):
     a = time.perf_counter(); f(x).numpy(); t.append((time.perf_counter() - a) * 1000)
-print(json.dumps({"median": sorted(t)[10], "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM:")][0].split()[1]
+print(json.dumps({"median": sorted(t)[10], "rss_mb": int(hwm) / 1024}))
 '''
 
 ORT_COLD = r'''

@@ -17,8 +17,8 @@ public enum BLAS {
     public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
 }
 
-/// Sets the thread budget for OpenBLAS and the engine's own parallel loops.
+/// Sets the thread budget of the engine's parallel loops (OpenBLAS stays single-threaded inside them).
 public func setThreads(_ n: Int) {
-    BLAS.setThreads(n)
     FastKernels.threads = max(1, n)
+    BLAS.setThreads(1)
 }

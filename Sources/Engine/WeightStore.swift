@@ -21,6 +21,7 @@ public final class WeightStore: @unchecked Sendable {
         let constants = file.manifest.graph.constants
         let loaded = try parallelMap(constants.count) { try Self.load(constants[$0], from: file) }
         weights = Dictionary(zip(constants.map(\.name), loaded), uniquingKeysWith: { a, _ in a })
+        file.releaseResidentPages()
     }
 
     /// Weights already in memory (a converted model before it is written).

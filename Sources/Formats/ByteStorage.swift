@@ -37,6 +37,12 @@ public final class MappedFile: ByteStorage, @unchecked Sendable {
     deinit {
         if mapped, let base = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), bytes.count) }
     }
+
+    /// Drops the mapping's resident pages (after validation and decoding read them all). The mapping
+    /// stays valid: a later access faults the page back in from the page cache.
+    public func releaseResidentPages() {
+        if mapped, let base = bytes.baseAddress { madvise(UnsafeMutableRawPointer(mutating: base), bytes.count, MADV_DONTNEED) }
+    }
 }
 
 /// Owned heap bytes, 64-byte aligned (decoded tensors, in-memory files).

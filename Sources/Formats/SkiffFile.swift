@@ -43,6 +43,12 @@ public final class SkiffFile: Sendable {
 
     public func entry(_ name: String) -> TensorEntry? { index[name].map { tensors[$0] } }
 
+    /// Lets the OS reclaim the file's pages once its tensors are decoded (stored tensors used in place
+    /// are paged back in on use). Lowers a loaded model's resident memory by up to the file size.
+    public func releaseResidentPages() {
+        (storage as? MappedFile)?.releaseResidentPages()
+    }
+
     /// Total size of the file in bytes.
     public var fileLength: Int { storage.bytes.count }
 

@@ -99,11 +99,17 @@ extension Skiff {
             return ((Double(s) * 1000 + Double(a) / 1e15) * 100).rounded() / 100
         }
 
-        /// Peak resident set size of this process (getrusage; KiB on Linux).
+        /// Peak resident set size of this process image: VmHWM from /proc/self/status (getrusage's
+        /// ru_maxrss would include a forking parent's size, which survives exec on Linux).
         static func peakRSS() -> Double {
-            var usage = rusage()
-            getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
-            return (Double(usage.ru_maxrss) / 1024 * 10).rounded() / 10
+            guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+                  let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+                  let kb = Double(line.split(separator: " ").dropFirst().first ?? "") else {
+                var usage = rusage()
+                getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+                return (Double(usage.ru_maxrss) / 1024 * 10).rounded() / 10
+            }
+            return (kb / 1024 * 10).rounded() / 10
         }
     }
 }

@@ -10,8 +10,11 @@ enum FastKernels {
     /// cost of waking a second thread (~10–20 µs) outweighs the gain under it.
     static let parallelThreshold = 1 << 16
 
-    /// Threads for the engine's own parallel loops.
-    nonisolated(unsafe) static var threads = ProcessInfo.processInfo.activeProcessorCount
+    /// Threads for the engine's own parallel loops (OpenBLAS itself runs single-threaded inside them).
+    nonisolated(unsafe) static var threads: Int = {
+        BLAS.setThreads(1)
+        return ProcessInfo.processInfo.activeProcessorCount
+    }()
 
     /// Runs `body(range)` over `0..<count` split into `threads` chunks (one chunk when `work` is small).
     static func parallel(_ count: Int, work: Int, _ body: (Range<Int>) -> Void) {
@@ -39,7 +42,7 @@ enum FastKernels {
         case .dense(let a):
             let k = ins[1]!
             let rows = x.count / k.shape[0]
-            BLAS.sgemm(m: rows, n: k.shape[1], k: k.shape[0], a: x.data.baseAddress!, b: k.data.baseAddress!, c: out.baseAddress!)
+            FastConvolution.gemmRows(m: rows, n: k.shape[1], k: k.shape[0], a: x.data.baseAddress!, b: k.data.baseAddress!, c: out.baseAddress!)
             Epilogue.apply(out.baseAddress!, rows: rows, channels: k.shape[1], bias: bias, activation: a)
         case .binary(let f, let a):
             return FastElementwise.binary(x, ins[1]!, f, a, out, outShape)
