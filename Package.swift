@@ -27,10 +27,13 @@ let package = Package(
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
+        // Skiff's own C kernels (AVX2/FMA micro-kernels, chosen at run time; no system library).
+        .target(name: "CSkiffKernels", cSettings: [.unsafeFlags(["-O3"])]),
+
         // Skiff's own modules.
         .target(name: "Formats", dependencies: ["CZstd", "CHDF5", "CProtobufC", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                                                .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "Engine", dependencies: ["Formats", "COpenBLAS", "CTurboJPEG"]),
+        .target(name: "Engine", dependencies: ["Formats", "COpenBLAS", "CTurboJPEG", "CSkiffKernels"]),
         .target(name: "Packager", dependencies: ["Formats"]),
         .executableTarget(
             name: "convert",

@@ -22,3 +22,6 @@ public func setThreads(_ n: Int) {
     FastKernels.threads = max(1, n)
     BLAS.setThreads(1)
 }
+
+/// Which optimised kernel set this CPU runs ("avx2+fma" micro-kernels, or "baseline").
+public var kernelSet: String { FastConvolution.avx2 ? "avx2+fma" : "baseline" }

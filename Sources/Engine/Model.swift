@@ -21,6 +21,8 @@ public final class Model: @unchecked Sendable {
     /// When set, each run adds the time spent per op kind (milliseconds) to `profile`.
     public var profiling = false
     public private(set) var profile: [OpKind: Double] = [:]
+    /// Per-node times (milliseconds, summed over runs) when profiling.
+    public private(set) var nodeProfile: [String: Double] = [:]
     /// Output shapes per step, for each input-shape combination seen.
     private var shapeCache: [[[Int]]: [[Int]]] = [:]
     /// For each value, the index of the last step that reads it (graph outputs: never released).
@@ -126,7 +128,11 @@ public final class Model: @unchecked Sendable {
             if kernels == .reference || !FastKernels.run(step, ins, buffer.mutable(count), outShape, scratch) {
                 Self.execute(step, ins, buffer.mutable(count), outShape)
             }
-            if profiling { profile[step.node.op, default: 0] += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6 }
+            if profiling {
+                let ms = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6
+                profile[step.node.op, default: 0] += ms
+                nodeProfile["\(step.node.name) \(step.node.op.rawValue) \(outShape)", default: 0] += ms
+            }
             values[step.output] = (buffer, buffer.view(outShape))
             for v in Set(step.inputs) where !v.isEmpty && lastUse[v] == i {
                 if let b = values[v]?.buffer { pool.give(b) }

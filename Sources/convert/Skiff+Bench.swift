@@ -91,6 +91,8 @@ extension Skiff {
                          report.loadMilliseconds, report.firstRunMilliseconds, times[0], median, pct(0.9), report.imagesPerSecond, report.peakRSSMegabytes))
             if let p = report.profileMilliseconds {
                 print("  per run: " + p.sorted { $0.value > $1.value }.map { String(format: "%@ %.2f ms", $0.key, $0.value) }.joined(separator: " · "))
+                print("  slowest nodes: " + engine.nodeProfile.sorted { $0.value > $1.value }.prefix(8)
+                    .map { String(format: "%@ %.2f ms", $0.key, $0.value / Double(runs)) }.joined(separator: " · "))
             }
         }
 

@@ -25,6 +25,7 @@ extension Skiff {
                     "zstd": ZstdLibrary.version,
                     "openblas": BLAS.configuration.trimmingCharacters(in: .whitespaces),
                     "turbojpeg": TurboJPEG.isAvailable ? "available" : "unavailable",
+                    "kernels": Engine.kernelSet,
                 ])
             if global.json { return try CLIOutput.printJSON(report) }
             print("skiff \(report.skiff) (writes .skiff format \(report.format))")

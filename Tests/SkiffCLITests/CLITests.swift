@@ -55,7 +55,7 @@ struct SkiffRun {
         let libs = try SkiffRun("version", "--json")
         let json = try JSONSerialization.jsonObject(with: Data(libs.stdout.utf8)) as? [String: Any]
         let l = try #require(json?["libraries"] as? [String: String])
-        #expect(Set(l.keys) == ["hdf5", "protobuf-c", "zstd", "openblas", "turbojpeg"])
+        #expect(Set(l.keys) == ["hdf5", "protobuf-c", "zstd", "openblas", "turbojpeg", "kernels"])
     }
 
     @Test func inspectDescribesAWrittenFile() throws {

@@ -1,3 +1,4 @@
+import CSkiffKernels
 import Foundation
 import Formats
 
@@ -52,8 +53,8 @@ enum FastElementwise {
     }
 
     static func clamp(_ x: View, _ lo: Float, _ hi: Float, _ out: UnsafeMutableBufferPointer<Float>) {
-        let l = SIMD8<Float>(repeating: lo), h = SIMD8<Float>(repeating: hi)
-        Epilogue.simdMap(UnsafeMutablePointer(mutating: x.data.baseAddress!), out.baseAddress!, x.count) { $0.clamped(lowerBound: l, upperBound: h) }
+        out.baseAddress!.update(from: x.data.baseAddress!, count: x.count)
+        skiff_clamp(out.baseAddress!, x.count, lo, hi)
     }
 
     static func globalPool(_ x: View, max isMax: Bool, _ out: UnsafeMutableBufferPointer<Float>) {

@@ -1,3 +1,4 @@
+import CSkiffKernels
 import Dispatch
 import Foundation
 import Formats
@@ -42,8 +43,9 @@ enum FastKernels {
         case .dense(let a):
             let k = ins[1]!
             let rows = x.count / k.shape[0]
-            FastConvolution.gemmRows(m: rows, n: k.shape[1], k: k.shape[0], a: x.data.baseAddress!, b: k.data.baseAddress!, c: out.baseAddress!)
-            Epilogue.apply(out.baseAddress!, rows: rows, channels: k.shape[1], bias: bias, activation: a)
+            let fused = FastConvolution.gemmRows(m: rows, n: k.shape[1], k: k.shape[0], a: x.data.baseAddress!, b: k.data.baseAddress!,
+                                                 c: out.baseAddress!, bias: bias?.data.baseAddress)
+            Epilogue.apply(out.baseAddress!, rows: rows, channels: k.shape[1], bias: fused ? nil : bias, activation: a)
         case .binary(let f, let a):
             return FastElementwise.binary(x, ins[1]!, f, a, out, outShape)
         case .unary(let a):
@@ -88,6 +90,18 @@ final class Scratch: @unchecked Sendable {
 
 /// Bias and activation over a [rows, channels] result, in one pass.
 enum Epilogue {
+    /// The [lo, hi] clamp an activation is, when it is one (relu, relu6): the C kernels apply it as they
+    /// store. nil activation → no clamp.
+    static func clampRange(_ a: Activation?) -> (Float, Float)? {
+        guard let a else { return (-.infinity, .infinity) }
+        switch a.function {
+        case .relu where a.alpha == 0 && a.beta == 0: return (0, .infinity)
+        case .relu6: return (0, 6)
+        case .identity: return (-.infinity, .infinity)
+        default: return nil
+        }
+    }
+
     static func apply(_ out: UnsafeMutablePointer<Float>, rows: Int, channels: Int, bias: View?, activation: Activation?) {
         guard bias != nil || activation != nil else { return }
         let b = bias?.data.baseAddress
@@ -104,9 +118,11 @@ enum Epilogue {
     static func activate(_ src: UnsafeMutablePointer<Float>, into dst: UnsafeMutablePointer<Float>, count: Int, _ f: Activation) {
         switch f.function {
         case .relu where f.alpha == 0 && f.beta == 0:
-            simdMap(src, dst, count) { $0.replacing(with: 0, where: $0 .< 0) }
+            if src != dst { dst.update(from: src, count: count) }
+            skiff_clamp(dst, count, 0, .infinity)
         case .relu6:
-            simdMap(src, dst, count) { $0.clamped(lowerBound: SIMD8(repeating: 0), upperBound: SIMD8(repeating: 6)) }
+            if src != dst { dst.update(from: src, count: count) }
+            skiff_clamp(dst, count, 0, 6)
         case .identity:
             if src != dst { dst.update(from: src, count: count) }
         case .hardSwish:

@@ -1,0 +1,22 @@
+#ifndef SKIFF_KERNELS_H
+#define SKIFF_KERNELS_H
+#include <stddef.h>
+
+/* 1 when the CPU has AVX2 and FMA (the micro-kernels below may then be called). */
+int skiff_has_avx2_fma(void);
+
+/* C[M×N] = A[M×K]·B[K×N] (+ bias[N] on every row when bias is not NULL); row-major with leading
+   dimensions lda, ldb, ldc, then clamped to [lo, hi] (relu: 0, +inf; relu6: 0, 6; none: ±inf). AVX2/FMA register-blocked kernel (4 rows × 16 columns), for the short-K
+   products of pointwise convolutions. Call only when skiff_has_avx2_fma(). */
+void skiff_gemm_avx2(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc, const float *bias,
+                     float lo, float hi);
+
+/* Depthwise convolution (multiplier 1) of output rows [row_begin, row_end) of an NHWC batch, with
+   optional bias, clamped to [lo, hi]. Call only when skiff_has_avx2_fma(). */
+void skiff_depthwise_avx2(const float *x, const float *w, const float *bias, float *out,
+                          int h, int wd, int c, int kh, int kw, int oh, int ow,
+                          int sy, int sx, int dy, int dx, int top, int left, int row_begin, int row_end, float lo, float hi);
+
+/* p[i] = min(max(p[i], lo), hi) for n floats (AVX2 when available, scalar otherwise). */
+void skiff_clamp(float *p, size_t n, float lo, float hi);
+#endif
