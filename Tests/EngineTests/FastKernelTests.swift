@@ -55,6 +55,11 @@ import TestSupport
                               ["activation": .string(pick([0, 1]) == 0 ? "relu" : "tanh")])
         expectClose(f.values, r.values, atol: 1e-4, rtol: 1e-4)
         let shape = [pick([1, 2]), pick([3, 5]), pick([4, 7]), pick([1, 8, 13])]
+        let se = [2, shape[1], shape[2], shape[3]]
+        for (fn, x, y) in [("mul", se, [2, 1, 1, shape[3]]), ("mul", [2, 1, 1, shape[3]], se), ("sub", [2, 1, 1, shape[3]], se), ("add", [1, shape[1], 1, shape[3]], se)] {
+            let (sf, sr) = try both(.binary, [random(x, &rng), random(y, &rng)], constants: [], ["function": .string(fn)])
+            expectClose(sf.values, sr.values, atol: 1e-5, rtol: 1e-5)
+        }
         for other in [shape, [shape[3]], []] {
             for fn in BinaryFunction.allCases where fn != .pow {
                 let (bf, br) = try both(.binary, [random(shape, &rng), random(other, &rng)], constants: [],

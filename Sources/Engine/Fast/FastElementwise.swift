@@ -6,6 +6,27 @@ import Formats
 /// or scalar second operand. Other broadcasts use the reference kernel.
 enum FastElementwise {
     static func binary(_ a: View, _ b: View, _ f: BinaryFunction, _ activation: Activation?, _ out: UnsafeMutableBufferPointer<Float>, _ outShape: [Int]) -> Bool {
+        // Per-image channel vectors ([N, 1, 1, C] against [N, H, W, C], squeeze-and-excite): one image at a time.
+        if outShape.count == 4, outShape[0] > 1 {
+            let (n, c) = (outShape[0], outShape[3])
+            let small = [n, 1, 1, c]
+            if (a.shape == outShape && b.shape == small) || (b.shape == outShape && a.shape == small) {
+                let image = outShape[1] * outShape[2] * c
+                for i in 0..<n {
+                    let full = a.shape == outShape ? a : b
+                    let vec = a.shape == outShape ? b : a
+                    let fv = View(shape: [1, outShape[1], outShape[2], c], data: UnsafeBufferPointer(rebasing: full.data[(i * image)..<((i + 1) * image)]))
+                    let vv = View(shape: [c], data: UnsafeBufferPointer(rebasing: vec.data[(i * c)..<((i + 1) * c)]))
+                    let o = UnsafeMutableBufferPointer(rebasing: out[(i * image)..<((i + 1) * image)])
+                    let ok = a.shape == outShape ? binary(fv, vv, f, activation, o, fv.shape) : binary(vv, fv, f, activation, o, fv.shape)
+                    if !ok { return false }
+                }
+                return true
+            }
+        }
+        if b.shape == outShape, a.shape != outShape, f == .add || f == .mul || f == .max || f == .min {
+            return binary(b, a, f, activation, out, outShape)  // commutative: put the full operand first
+        }
         guard a.shape == outShape else { return false }
         let count = a.count
         let inner: Int

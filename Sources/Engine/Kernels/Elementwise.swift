@@ -43,9 +43,26 @@ enum ElementwiseKernels {
         if a.shape == outShape, b.shape == outShape {
             for i in 0..<count { out[i] = op(a.data[i], b.data[i]) }
         } else {
+            // Walk the output in order, keeping each operand's offset with per-axis strides (0 on broadcast axes).
+            let r = outShape.count
+            func strides(_ shape: [Int]) -> [Int] {
+                let padded = Array(repeating: 1, count: r - shape.count) + shape
+                var s = [Int](repeating: 0, count: r), acc = 1
+                for d in stride(from: r - 1, through: 0, by: -1) { s[d] = padded[d] == 1 ? 0 : acc; acc *= padded[d] }
+                return s
+            }
+            let sa = strides(a.shape), sb = strides(b.shape)
+            var idx = [Int](repeating: 0, count: r)
+            var oa = 0, ob = 0
             for i in 0..<count {
-                let idx = Broadcast.unravel(i, outShape)
-                out[i] = op(a.data[Broadcast.offset(idx, a.shape)], b.data[Broadcast.offset(idx, b.shape)])
+                out[i] = op(a.data[oa], b.data[ob])
+                var d = r - 1
+                while d >= 0 {
+                    idx[d] += 1; oa += sa[d]; ob += sb[d]
+                    if idx[d] < outShape[d] { break }
+                    oa -= sa[d] * idx[d]; ob -= sb[d] * idx[d]; idx[d] = 0
+                    d -= 1
+                }
             }
         }
         if let activation { activation.apply(UnsafeMutableBufferPointer(rebasing: out[0..<count])) }
