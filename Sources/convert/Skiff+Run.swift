@@ -34,15 +34,7 @@ extension Skiff {
             let graphInputs = file.manifest.graph.inputs.map(\.name)
             var feeds: [String: Tensor] = [:]
             for spec in inputs {
-                let (name, path): (String, String)
-                if let eq = spec.firstIndex(of: "="), !FileManager.default.fileExists(atPath: spec) {
-                    (name, path) = (String(spec[..<eq]), String(spec[spec.index(after: eq)...]))
-                } else {
-                    guard graphInputs.count == 1 else {
-                        throw ValidationError("the model has \(graphInputs.count) inputs (\(graphInputs.joined(separator: ", "))); name each: --input NAME=FILE.npy")
-                    }
-                    (name, path) = (graphInputs[0], spec)
-                }
+                let (name, path) = try ReferenceData.split(spec, names: graphInputs, what: "input")
                 feeds[name] = Tensor(try NpyArray(path: path))
             }
             let results = try engine.run(feeds)
