@@ -117,6 +117,45 @@ AVX2 void skiff_depthwise_avx2(const float *x, const float *w, const float *bias
     }
 }
 
+/* exp(x) for 8 floats: range reduction by ln 2 and a degree-5 polynomial (Cephes expf constants),
+   relative error about 1e-7; inputs clamped to ±88.38. */
+AVX2 static inline __m256 exp256(__m256 x) {
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-88.3762626647949f)), _mm256_set1_ps(88.3762626647949f));
+    __m256 fx = _mm256_floor_ps(_mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f)));
+    x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
+    x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), x);
+    __m256 z = _mm256_mul_ps(x, x);
+    __m256 y = _mm256_set1_ps(1.9875691500E-4f);
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.3981999507E-3f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(8.3334519073E-3f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(4.1665795894E-2f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.6666665459E-1f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(5.0000001201E-1f));
+    y = _mm256_add_ps(_mm256_fmadd_ps(y, z, x), _mm256_set1_ps(1.0f));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvttps_epi32(fx), _mm256_set1_epi32(0x7f)), 23);
+    return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+}
+
+AVX2 static void activate_avx2(float *p, size_t n, int kind) {
+    const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps(), three = _mm256_set1_ps(3.0f), six = _mm256_set1_ps(6.0f);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 x = _mm256_loadu_ps(p + i), y;
+        if (kind == 3) {
+            y = _mm256_div_ps(_mm256_mul_ps(x, _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(x, three), zero), six)), six);
+        } else {
+            __m256 s = _mm256_div_ps(one, _mm256_add_ps(one, exp256(_mm256_sub_ps(zero, x))));
+            y = kind == 1 ? s : _mm256_mul_ps(x, s);
+        }
+        _mm256_storeu_ps(p + i, y);
+    }
+    for (; i < n; i++) {
+        float x = p[i];
+        if (kind == 3) { float t = x + 3.0f; t = t < 0 ? 0 : (t > 6 ? 6 : t); p[i] = x * t / 6.0f; }
+        else { float s = 1.0f / (1.0f + __builtin_expf(-x)); p[i] = kind == 1 ? s : x * s; }
+    }
+}
+
 AVX2 static void clamp_avx2(float *p, size_t n, float lo, float hi) {
     const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
     size_t i = 0;
@@ -130,6 +169,13 @@ void skiff_clamp(float *p, size_t n, float lo, float hi) {
     if (skiff_has_avx2_fma()) { clamp_avx2(p, n, lo, hi); return; }
 #endif
     for (size_t i = 0; i < n; i++) p[i] = p[i] < lo ? lo : (p[i] > hi ? hi : p[i]);
+}
+
+int skiff_activate(float *p, size_t n, int kind) {
+#if defined(__x86_64__)
+    if (kind >= 1 && kind <= 3 && skiff_has_avx2_fma()) { activate_avx2(p, n, kind); return 1; }
+#endif
+    return 0;
 }
 
 #if !defined(__x86_64__)

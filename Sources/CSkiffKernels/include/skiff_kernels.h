@@ -19,4 +19,8 @@ void skiff_depthwise_avx2(const float *x, const float *w, const float *bias, flo
 
 /* p[i] = min(max(p[i], lo), hi) for n floats (AVX2 when available, scalar otherwise). */
 void skiff_clamp(float *p, size_t n, float lo, float hi);
+
+/* In place: kind 1 sigmoid, 2 swish (x·sigmoid(x)), 3 hard swish (x·relu6(x+3)/6). Returns 0 when the
+   kind is unknown or the CPU lacks AVX2/FMA (the caller then uses its scalar definition). */
+int skiff_activate(float *p, size_t n, int kind);
 #endif

@@ -125,8 +125,10 @@ enum Epilogue {
             skiff_clamp(dst, count, 0, 6)
         case .identity:
             if src != dst { dst.update(from: src, count: count) }
-        case .hardSwish:
-            simdMap(src, dst, count) { x in x * (x + 3).clamped(lowerBound: SIMD8(repeating: 0), upperBound: SIMD8(repeating: 6)) / 6 }
+        case .sigmoid, .swish, .hardSwish:
+            if src != dst { dst.update(from: src, count: count) }
+            let kind: Int32 = f.function == .sigmoid ? 1 : (f.function == .swish ? 2 : 3)
+            if skiff_activate(dst, count, kind) == 0 { for i in 0..<count { dst[i] = f(dst[i]) } }
         default:
             for i in 0..<count { dst[i] = f(src[i]) }
         }
