@@ -1,5 +1,7 @@
 #include "skiff_kernels.h"
+#if defined(__x86_64__)
 #include <immintrin.h>
+#endif
 
 int skiff_has_avx2_fma(void) {
 #if defined(__x86_64__)
