@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import subprocess
+import sys
 import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -18,6 +19,9 @@ import numpy as np  # noqa: E402
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from skimage import data as samples  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures"))
+from check_applications import randomize_statistics  # noqa: E402
 
 
 def varied_images(count, seed=0):
@@ -46,15 +50,7 @@ def main():
     args = a.parse_args()
     keras.utils.set_random_seed(0)
     model = keras.applications.MobileNetV2(weights=None, input_shape=(224, 224, 3))
-    r = np.random.default_rng(0)
-    for w in model.weights:
-        n, shape = w.path, tuple(w.shape)
-        if "moving_variance" in n:
-            w.assign(r.uniform(0.5, 1.5, shape).astype("float32"))
-        elif "moving_mean" in n or n.endswith("beta") or n.endswith("bias"):
-            w.assign(r.normal(0, 0.1, shape).astype("float32"))
-        elif n.endswith("gamma"):
-            w.assign(r.uniform(0.5, 1.5, shape).astype("float32"))
+    randomize_statistics(model, seed=0)
     raw = sum(int(np.prod(w.shape)) * 4 for w in model.weights)
     with tempfile.TemporaryDirectory() as d:
         src = os.path.join(d, "mobilenet_v2.h5")

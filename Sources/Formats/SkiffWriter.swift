@@ -79,17 +79,10 @@ public struct SkiffWriter {
         guard channels >= 1, floats.count % channels == 0 else {
             throw FormatsError(.sizeMismatch, "tensor '\(name)': \(floats.count) values do not split into \(channels) channels")
         }
-        var scales = [Float](repeating: 0, count: channels)
-        for (i, v) in floats.enumerated() { scales[i % channels] = max(scales[i % channels], abs(v)) }
-        scales = scales.map { $0 > 0 ? $0 / 127 : 1 }
-        var worst: Float = 0
-        let q = floats.enumerated().map { i, v -> UInt8 in
-            let s = scales[i % channels]
-            let r = max(-127, min(127, (v / s).rounded()))
-            worst = max(worst, abs(r * s - v))
-            return UInt8(bitPattern: Int8(r))
-        }
-        try addTensor(name, dtype: .int8q, shape: shape, bytes: q)
+        let (q, scales) = Int8Quantization.quantize(floats, channels: channels)
+        let back = Int8Quantization.dequantize(q, scales: scales)
+        let worst = zip(back, floats).reduce(Float(0)) { max($0, abs($1.0 - $1.1)) }
+        try addTensor(name, dtype: .int8q, shape: shape, bytes: q.map { UInt8(bitPattern: $0) })
         try addTensor(name + SkiffLayout.scaleSuffix, floats: scales, shape: [channels])
         return worst
     }

@@ -43,11 +43,8 @@ public struct PrecisionPlan: Sendable {
             switch dtype {
             case .float16: w.values = w.values.map { Float(Float16($0)) }
             case .int8q:
-                let c = channels[name] ?? 1
-                var scales = [Float](repeating: 0, count: c)
-                for (i, v) in w.values.enumerated() { scales[i % c] = max(scales[i % c], abs(v)) }
-                scales = scales.map { $0 > 0 ? $0 / 127 : 1 }
-                w.values = w.values.enumerated().map { i, v in max(-127, min(127, (v / scales[i % c]).rounded())) * scales[i % c] }
+                let (q, scales) = Int8Quantization.quantize(w.values, channels: channels[name] ?? 1)
+                w.values = Int8Quantization.dequantize(q, scales: scales)
             default: break
             }
             out[name] = w
