@@ -13,11 +13,16 @@ let package = Package(
         .library(name: "Formats", targets: ["Formats"]),
         .library(name: "Engine", targets: ["Engine"]),
         .library(name: "Packager", targets: ["Packager"]),
+        .library(name: "Serving", targets: ["Serving"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
     ],
     targets: [
         // C libraries (system-library targets: a module map and a shim header each).
@@ -34,11 +39,17 @@ let package = Package(
         .target(name: "Formats", dependencies: ["CZstd", "CHDF5", "CProtobufC", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                                                .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Engine", dependencies: ["Formats", "COpenBLAS", "CTurboJPEG", "CSkiffKernels"]),
-        .target(name: "Packager", dependencies: ["Formats"]),
+        .target(name: "Packager", dependencies: ["Formats", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Serving", dependencies: [
+            "Formats", "Engine",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         .executableTarget(
             name: "convert",
             dependencies: [
-                "Formats", "Engine", "Packager",
+                "Formats", "Engine", "Packager", "Serving",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -49,5 +60,11 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Formats", "TestSupport"]),
         .testTarget(name: "ConversionTests", dependencies: ["Formats", "Engine", "TestSupport"]),
         .testTarget(name: "SkiffCLITests", dependencies: ["Formats", "TestSupport", "convert"]),
+        .testTarget(name: "DeploymentTests", dependencies: [
+            "Formats", "Packager", "Serving", "TestSupport", "convert",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "Yams", package: "Yams"),
+        ]),
     ]
 )

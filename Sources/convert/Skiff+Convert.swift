@@ -183,6 +183,8 @@ struct Converter {
     let options: ConvertOptions
     let source: String
     let read: () throws -> KerasReader.Result
+    /// Print nothing (a caller such as `package lambda` reports instead).
+    var quiet = false
 
     struct Summary: Encodable {
         var output: String
@@ -201,9 +203,10 @@ struct Converter {
         var seconds: Double
     }
 
-    func run() throws {
+    @discardableResult
+    func run() throws -> Summary {
         let start = Date()
-        let progress = Progress(enabled: !options.global.json)
+        let progress = Progress(enabled: !options.global.json && !quiet)
         progress.step("reading \(source)")
         let result = try read()
         let source = result.model
@@ -282,7 +285,8 @@ struct Converter {
             optimizations: report, verification: records, keptFloat32: plan.keptFloat,
             seconds: (Date().timeIntervalSince(start) * 1000).rounded() / 1000)
         progress.done()
-        if options.global.json { return try CLIOutput.printJSON(summary) }
+        if quiet { return summary }
+        if options.global.json { try CLIOutput.printJSON(summary); return summary }
         print("wrote \(output): \(summary.layers) layers → \(summary.nodes) nodes, \(summary.parameters) parameters, \(options.precision.rawValue) weights")
         print("  size: \(CLIOutput.bytes(summary.fileBytes)) = \(String(format: "%.2f", Double(summary.fileBytes) / Double(max(summary.sourceBytes, 1))))× the source, "
               + "weights \(String(format: "%.3f", Double(summary.storedTensorBytes) / Double(max(rawFloat32, 1))))× raw float32")
@@ -292,6 +296,7 @@ struct Converter {
         }
         if !plan.keptFloat.isEmpty { print("  int8: kept in float32 after measuring drift: \(plan.keptFloat.joined(separator: ", "))") }
         print("  in \(String(format: "%.2f", summary.seconds)) s")
+        return summary
     }
 }
 

@@ -3,46 +3,6 @@ import Testing
 import Formats
 import TestSupport
 
-/// Runs the built `skiff` executable as a user would.
-struct SkiffRun {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-
-    static var binary: String {
-        // The test bundle sits beside the products in the build directory.
-        let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for candidate in [dir, dir.deletingLastPathComponent(), dir.deletingLastPathComponent().deletingLastPathComponent()] {
-            let p = candidate.appendingPathComponent("skiff").path
-            if FileManager.default.isExecutableFile(atPath: p) { return p }
-        }
-        return packageRoot + "/.build/debug/skiff"
-    }
-
-    init(_ args: String...) throws {
-        try self.init(arguments: args)
-    }
-
-    init(arguments args: [String], stdin: Data? = nil) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Self.binary)
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        let input = Pipe()
-        p.standardInput = input
-        try p.run()
-        if let stdin { input.fileHandleForWriting.write(stdin) }
-        try input.fileHandleForWriting.close()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        status = p.terminationStatus
-        stdout = String(decoding: o, as: UTF8.self)
-        stderr = String(decoding: e, as: UTF8.self)
-    }
-}
-
 @Suite struct CLITests {
     @Test func versionAndHelp() throws {
         let v = try SkiffRun("--version")

@@ -1,0 +1,227 @@
+import Foundation
+import Formats
+import Yams
+
+/// A named deployable model (`recipes/NAME.yaml`): where its source comes from, how to convert it and how to
+/// deploy it. Weights are never shipped; the user passes the source with `--from`.
+public struct Recipe: Codable, Sendable, Equatable {
+    public struct Source: Codable, Sendable, Equatable {
+        /// `h5`, `keras` or `skiff` (an already converted file).
+        public var format: String
+        /// What to pass with `--from`, in words (shown by `skiff recipes`).
+        public var description: String?
+        public init(format: String, description: String? = nil) {
+            self.format = format
+            self.description = description
+        }
+    }
+
+    public struct Conversion: Codable, Sendable, Equatable {
+        /// `auto` or `WxH`.
+        public var image: String = "auto"
+        public var preprocess: String = "tf"
+        public var resize: String?
+        public var crop: String?
+        /// A labels file (text, CSV or JSON), relative to the recipe file.
+        public var labels: String?
+        public var precision: String = "fp32"
+
+        enum CodingKeys: String, CodingKey { case image, preprocess, resize, crop, labels, precision }
+        public init() {}
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            image = try c.decodeIfPresent(String.self, forKey: .image) ?? "auto"
+            preprocess = try c.decodeIfPresent(String.self, forKey: .preprocess) ?? "tf"
+            resize = try c.decodeIfPresent(String.self, forKey: .resize)
+            crop = try c.decodeIfPresent(String.self, forKey: .crop)
+            labels = try c.decodeIfPresent(String.self, forKey: .labels)
+            precision = try c.decodeIfPresent(String.self, forKey: .precision) ?? "fp32"
+        }
+    }
+
+    public struct Deployment: Codable, Sendable, Equatable {
+        /// Lambda memory in MB (128 … 10240); CPU share grows with it.
+        public var memory: Int = 1024
+        /// Lambda timeout in seconds (1 … 900).
+        public var timeout: Int = 30
+        /// `x86_64` or `arm64`.
+        public var architecture: String = "x86_64"
+        /// Classes returned per image.
+        public var topK: Int = 5
+
+        enum CodingKeys: String, CodingKey { case memory, timeout, architecture, topK = "top_k" }
+        public init() {}
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            memory = try c.decodeIfPresent(Int.self, forKey: .memory) ?? 1024
+            timeout = try c.decodeIfPresent(Int.self, forKey: .timeout) ?? 30
+            architecture = try c.decodeIfPresent(String.self, forKey: .architecture) ?? "x86_64"
+            topK = try c.decodeIfPresent(Int.self, forKey: .topK) ?? 5
+        }
+    }
+
+    public var name: String
+    public var description: String
+    public var source: Source
+    public var convert: Conversion
+    public var deploy: Deployment
+    /// The file the recipe was read from (not part of the YAML).
+    public var path: String?
+
+    enum CodingKeys: String, CodingKey { case name, description, source, convert, deploy }
+
+    public init(name: String, description: String, source: Source, convert: Conversion = .init(), deploy: Deployment = .init()) {
+        self.name = name
+        self.description = description
+        self.source = source
+        self.convert = convert
+        self.deploy = deploy
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        description = try c.decodeIfPresent(String.self, forKey: .description) ?? ""
+        source = try c.decode(Source.self, forKey: .source)
+        convert = try c.decodeIfPresent(Conversion.self, forKey: .convert) ?? .init()
+        deploy = try c.decodeIfPresent(Deployment.self, forKey: .deploy) ?? .init()
+    }
+
+    static let allowedKeys: [String: Set<String>] = [
+        "": ["name", "description", "source", "convert", "deploy"],
+        "source": ["format", "description"],
+        "convert": ["image", "preprocess", "resize", "crop", "labels", "precision"],
+        "deploy": ["memory", "timeout", "architecture", "top_k"],
+    ]
+    public static let formats = ["h5", "keras", "skiff"]
+    public static let architectures = ["x86_64", "arm64"]
+
+    /// Reads and checks a recipe file: unknown keys, wrong types and out-of-range values are errors naming the field.
+    public static func load(path: String) throws -> Recipe {
+        guard let data = FileManager.default.contents(atPath: path) else { throw FormatsError(.io, "cannot read the recipe", file: path) }
+        let text = String(decoding: data, as: UTF8.self)
+        let tree: Any?
+        do { tree = try Yams.load(yaml: text) } catch {
+            throw FormatsError(.manifestInvalid, "is not valid YAML: \(String(describing: error).split(separator: "\n").first ?? "")", file: path)
+        }
+        guard let top = tree as? [String: Any] else { throw FormatsError(.manifestInvalid, "a recipe must be a YAML mapping (name:, source:, convert:, deploy:)", file: path) }
+        for (section, allowed) in allowedKeys {
+            let table = section.isEmpty ? top : top[section] as? [String: Any]
+            if !section.isEmpty, let v = top[section], !(v is [String: Any]) {
+                throw FormatsError(.manifestInvalid, "'\(section)' must be a mapping", file: path)
+            }
+            for key in (table ?? [:]).keys.sorted() where !allowed.contains(key) {
+                let field = section.isEmpty ? key : "\(section).\(key)"
+                throw FormatsError(.manifestInvalid, "unknown field '\(field)' (expected one of: \(allowed.sorted().joined(separator: ", ")))", file: path)
+            }
+        }
+        var recipe: Recipe
+        do { recipe = try YAMLDecoder().decode(Recipe.self, from: text) } catch let DecodingError.keyNotFound(key, ctx) {
+            throw FormatsError(.manifestInvalid, "missing field '\((ctx.codingPath.map(\.stringValue) + [key.stringValue]).joined(separator: "."))'", file: path)
+        } catch let DecodingError.typeMismatch(type, ctx) {
+            throw FormatsError(.manifestInvalid, "field '\(ctx.codingPath.map(\.stringValue).joined(separator: "."))' must be \(type == Int.self ? "an integer" : "text")", file: path)
+        } catch {
+            throw FormatsError(.manifestInvalid, "cannot read the recipe: \(error)", file: path)
+        }
+        recipe.path = path
+        try recipe.validate()
+        return recipe
+    }
+
+    /// Range and vocabulary checks shared by files and command-line overrides.
+    public func validate() throws {
+        func bad(_ field: String, _ expected: String) -> FormatsError {
+            FormatsError(.manifestInvalid, "field '\(field)' \(expected)", file: path ?? "recipe '\(name)'")
+        }
+        guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
+            throw bad("name", "must be letters, digits, '-' or '_' (it names the function and the image)")
+        }
+        guard Self.formats.contains(source.format) else { throw bad("source.format", "must be one of \(Self.formats.joined(separator: ", ")), not '\(source.format)'") }
+        guard ImageInput.Normalization.presets.contains(convert.preprocess) else {
+            throw bad("convert.preprocess", "must be one of \(ImageInput.Normalization.presets.joined(separator: ", ")), not '\(convert.preprocess)'")
+        }
+        guard ["fp32", "fp16", "int8"].contains(convert.precision) else { throw bad("convert.precision", "must be fp32, fp16 or int8, not '\(convert.precision)'") }
+        if convert.image != "auto" {
+            let parts = convert.image.lowercased().split(separator: "x").compactMap { Int($0) }
+            guard parts.count == 2, parts.allSatisfy({ (1...8192).contains($0) }) else { throw bad("convert.image", "must be 'auto' or WxH (e.g. 227x227), not '\(convert.image)'") }
+        }
+        guard (128...10240).contains(deploy.memory) else { throw bad("deploy.memory", "must be 128 … 10240 MB (Lambda's range), not \(deploy.memory)") }
+        guard (1...900).contains(deploy.timeout) else { throw bad("deploy.timeout", "must be 1 … 900 seconds (Lambda's range), not \(deploy.timeout)") }
+        guard Self.architectures.contains(deploy.architecture) else { throw bad("deploy.architecture", "must be x86_64 or arm64, not '\(deploy.architecture)'") }
+        guard (1...1000).contains(deploy.topK) else { throw bad("deploy.top_k", "must be 1 … 1000, not \(deploy.topK)") }
+        if let labels = labelsPath, !FileManager.default.fileExists(atPath: labels) {
+            throw bad("convert.labels", "names '\(convert.labels!)', which does not exist (looked at \(labels))")
+        }
+    }
+
+    /// The labels file, resolved against the recipe file's folder.
+    public var labelsPath: String? {
+        guard let labels = convert.labels else { return nil }
+        if labels.hasPrefix("/") { return labels }
+        let base = path.map { URL(fileURLWithPath: $0).deletingLastPathComponent() } ?? URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+        return base.appendingPathComponent(labels).standardizedFileURL.path
+    }
+
+    /// The `skiff convert` options this recipe stands for.
+    public var convertArguments: [String] {
+        var args = ["--image", convert.image, "--preprocess", convert.preprocess, "--precision", convert.precision]
+        if let r = convert.resize { args += ["--resize", r] }
+        if let c = convert.crop { args += ["--crop", c] }
+        if let l = labelsPath { args += ["--labels", l] }
+        return args
+    }
+}
+
+/// Where recipes are found: `$SKIFF_RECIPES` (folders separated by ':'), the `recipes/` folder of the Skiff
+/// checkout the running binary was built in, and `./recipes`.
+public enum RecipeBook {
+    public static func directories(executable: String = CommandLine.arguments[0]) -> [String] {
+        var dirs: [String] = []
+        if let env = ProcessInfo.processInfo.environment["SKIFF_RECIPES"] {
+            dirs += env.split(separator: ":").map(String.init)
+        }
+        if let root = SourceTree.root(executable: executable) { dirs.append(root + "/recipes") }
+        dirs.append(FileManager.default.currentDirectoryPath + "/recipes")
+        var seen = Set<String>()
+        return dirs.filter { FileManager.default.fileExists(atPath: $0) && seen.insert(URL(fileURLWithPath: $0).standardizedFileURL.path).inserted }
+    }
+
+    /// Every recipe in the search path (first wins per name), sorted by name.
+    public static func all(executable: String = CommandLine.arguments[0]) throws -> [Recipe] {
+        var found: [String: Recipe] = [:]
+        for dir in directories(executable: executable) {
+            let files = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+            for f in files.sorted() where f.hasSuffix(".yaml") || f.hasSuffix(".yml") {
+                let r = try Recipe.load(path: dir + "/" + f)
+                if found[r.name] == nil { found[r.name] = r }
+            }
+        }
+        return found.values.sorted { $0.name < $1.name }
+    }
+
+    /// A recipe by name, or a recipe file by path (anything ending in .yaml/.yml).
+    public static func find(_ nameOrPath: String, executable: String = CommandLine.arguments[0]) throws -> Recipe {
+        if nameOrPath.hasSuffix(".yaml") || nameOrPath.hasSuffix(".yml") { return try Recipe.load(path: nameOrPath) }
+        let all = try all(executable: executable)
+        if let r = all.first(where: { $0.name == nameOrPath }) { return r }
+        throw FormatsError(.io, "no recipe named '\(nameOrPath)' (known: \(all.map(\.name).joined(separator: ", ")); or pass a recipe file, or a .skiff model)")
+    }
+}
+
+/// The Skiff checkout a binary was built in (found by walking up from the executable to a folder holding
+/// `Package.swift` and `Sources/Engine`), or `$SKIFF_SOURCE`.
+public enum SourceTree {
+    public static func root(executable: String = CommandLine.arguments[0]) -> String? {
+        let fm = FileManager.default
+        func isRoot(_ p: String) -> Bool { fm.fileExists(atPath: p + "/Package.swift") && fm.fileExists(atPath: p + "/Sources/Engine") }
+        if let env = ProcessInfo.processInfo.environment["SKIFF_SOURCE"] { return isRoot(env) ? env : nil }
+        var url = URL(fileURLWithPath: executable).resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<8 {
+            if isRoot(url.path) { return url.path }
+            let parent = url.deletingLastPathComponent()
+            if parent.path == url.path { break }
+            url = parent
+        }
+        return nil
+    }
+}

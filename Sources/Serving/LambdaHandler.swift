@@ -1,0 +1,127 @@
+import Engine
+import Foundation
+import Formats
+
+/// Turns one Lambda event into one response, without any networking (the runtime loop does that).
+///
+/// Events: API Gateway REST (v1) and HTTP API (v2) proxy events and Function URL events — a JPEG body with
+/// `isBase64Encoded`, or a JSON body in any `ImageRequest` shape — and direct invocations whose payload is that
+/// JSON. Every reply has the proxy response shape (`statusCode`, `headers`, `body` as JSON text,
+/// `isBase64Encoded`), so the same function works behind API Gateway, a Function URL or `aws lambda invoke`.
+public struct LambdaHandler: Sendable {
+    public let classifier: Classifier
+    public let topK: Int
+    /// Largest event accepted (Lambda's synchronous payload limit is 6 MB).
+    public let maxEventBytes: Int
+
+    public init(classifier: Classifier, topK: Int = 5, maxEventBytes: Int = 6 * 1024 * 1024) {
+        self.classifier = classifier
+        self.topK = topK
+        self.maxEventBytes = maxEventBytes
+    }
+
+    public struct Reply: Sendable {
+        public var status: Int
+        /// The JSON document posted to the Runtime API.
+        public var payload: [UInt8]
+        public var images: Int
+        /// For the log line: the error message of a 4xx/5xx reply.
+        public var error: String?
+        /// True for internal failures, which the runtime reports through the invocation error endpoint.
+        public var isFunctionError: Bool { status >= 500 }
+    }
+
+    struct Body: Encodable {
+        struct Prediction: Encodable {
+            var label: String?
+            var index: Int
+            var score: Float
+            var top_k: [ScoredClass]
+        }
+        struct Timing: Encodable { var decode: Double; var inference: Double; var total: Double }
+        var model: String
+        var version: String?
+        var runtime: String
+        var predictions: [Prediction]
+        var timing_ms: Timing
+    }
+
+    struct ErrorBody: Encodable {
+        var error: String
+        var status: Int
+    }
+
+    struct ProxyResponse: Encodable {
+        var statusCode: Int
+        var headers: [String: String]
+        var body: String
+        var isBase64Encoded = false
+    }
+
+    public func handle(event: [UInt8]) -> Reply {
+        let start = DispatchTime.now().uptimeNanoseconds
+        do {
+            guard event.count <= maxEventBytes else {
+                throw ServingError(.tooLarge, "the event is \(event.count) bytes; the limit is \(maxEventBytes)")
+            }
+            let request = try Self.request(from: event)
+            let result = try classifier.classify(request.images, top: request.topK ?? topK)
+            let total = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+            let body = Body(
+                model: classifier.name, version: classifier.version.map(String.init), runtime: "skiff \(SkiffVersion.current)",
+                predictions: result.predictions.map { top in
+                    Body.Prediction(label: top[0].label, index: top[0].index, score: top[0].score, top_k: top)
+                },
+                timing_ms: .init(decode: Self.round(result.decodeMilliseconds), inference: Self.round(result.inferenceMilliseconds), total: Self.round(total)))
+            return Reply(status: 200, payload: Self.proxy(200, body), images: request.images.count, error: nil)
+        } catch let e as ServingError {
+            return Reply(status: e.kind.status, payload: Self.proxy(e.kind.status, ErrorBody(error: e.message, status: e.kind.status)), images: 0, error: e.message)
+        } catch {
+            return Reply(status: 500, payload: Self.proxy(500, ErrorBody(error: "\(error)", status: 500)), images: 0, error: "\(error)")
+        }
+    }
+
+    static func round(_ ms: Double) -> Double { (ms * 1000).rounded() / 1000 }
+
+    static func proxy<T: Encodable>(_ status: Int, _ body: T) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let text = String(decoding: (try? encoder.encode(body)) ?? Data("{}".utf8), as: UTF8.self)
+        let response = ProxyResponse(statusCode: status, headers: ["Content-Type": "application/json"], body: text)
+        return Array((try? encoder.encode(response)) ?? Data())
+    }
+
+    /// Finds the image(s) in any supported event shape.
+    static func request(from event: [UInt8]) throws -> ImageRequest {
+        let value: JSONValue
+        do { value = try JSONValue(parsing: Data(event)) } catch {
+            throw ServingError(.badRequest, "the event is not JSON (\(error))")
+        }
+        guard let object = value.object else { throw ServingError(.badRequest, "the event must be a JSON object") }
+        let isProxy = object["httpMethod"] != nil || object["requestContext"] != nil || object["routeKey"] != nil || object["rawPath"] != nil
+        guard isProxy else { return try ImageRequest.parse(value) }
+
+        guard let bodyText = object["body"]?.string, !bodyText.isEmpty else {
+            throw ServingError(.badRequest, "the request has no body: POST a JPEG (Content-Type: image/jpeg) or JSON {\"b64\": …}")
+        }
+        var body = Array(bodyText.utf8)
+        if object["isBase64Encoded"]?.bool == true {
+            do { body = try ImageBytes.decodeBase64(body) } catch { throw ServingError(.badRequest, "the body is marked isBase64Encoded but is not base64") }
+        }
+        var headers: [String: String] = [:]
+        for (k, v) in object["headers"]?.object ?? [:] { if let s = v.string { headers[k.lowercased()] = s } }
+        let contentType = headers["content-type"]?.lowercased() ?? ""
+        var topK: Int?
+        if let q = object["queryStringParameters"]?.object, let t = q["top_k"]?.string {
+            guard let k = Int(t), k >= 1 else { throw ServingError(.badRequest, "query parameter top_k must be a positive integer") }
+            topK = k
+        }
+        let firstByte = body.first { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }
+        if contentType.hasPrefix("application/json") || (!contentType.hasPrefix("image/") && firstByte == UInt8(ascii: "{")) {
+            var request = try ImageRequest.parse(json: body)
+            if request.topK == nil { request.topK = topK }
+            return request
+        }
+        return ImageRequest(images: [body], topK: topK)
+    }
+}

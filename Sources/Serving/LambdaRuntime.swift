@@ -1,0 +1,135 @@
+import AsyncHTTPClient
+import Foundation
+import Formats
+import NIOCore
+import NIOHTTP1
+
+/// Skiff's own AWS Lambda runtime: the Runtime API loop (`/2018-06-01/runtime/...`) around a `LambdaHandler`.
+/// The model is loaded once during init; each invocation is one `LambdaHandler.handle` call.
+public final class LambdaRuntime: Sendable {
+    public struct Configuration: Sendable {
+        /// `host:port` from `AWS_LAMBDA_RUNTIME_API`.
+        public var api: String
+        public var modelPath: String
+        public var topK: Int
+        public var functionName: String?
+
+        /// Reads Lambda's environment. The model is, in order: `model` (the command's argument),
+        /// `$SKIFF_MODEL`, `$_HANDLER` if it names a .skiff file, else `model.skiff`; relative paths are taken
+        /// from `$LAMBDA_TASK_ROOT` (or the working directory).
+        public static func fromEnvironment(_ env: [String: String], model: String? = nil, topK: Int? = nil) throws -> Configuration {
+            guard let api = env["AWS_LAMBDA_RUNTIME_API"], !api.isEmpty else {
+                throw ServingError(.internal, "AWS_LAMBDA_RUNTIME_API is not set: 'skiff lambda' is a Lambda container's entrypoint; run it under Lambda (or a Runtime API emulator)")
+            }
+            var path = model ?? env["SKIFF_MODEL"] ?? env["_HANDLER"].flatMap { $0.hasSuffix(".skiff") ? $0 : nil } ?? "model.skiff"
+            if !path.hasPrefix("/") {
+                let root = env["LAMBDA_TASK_ROOT"] ?? FileManager.default.currentDirectoryPath
+                path = root + "/" + path
+            }
+            let k = topK ?? env["SKIFF_TOP_K"].flatMap(Int.init) ?? 5
+            guard k >= 1 else { throw ServingError(.internal, "SKIFF_TOP_K must be a positive integer") }
+            return Configuration(api: api, modelPath: path, topK: k, functionName: env["AWS_LAMBDA_FUNCTION_NAME"])
+        }
+    }
+
+    let configuration: Configuration
+    let client: HTTPClient
+    let log: @Sendable (String) -> Void
+    var base: String { "http://\(configuration.api)/2018-06-01/runtime" }
+
+    public init(configuration: Configuration, log: @escaping @Sendable (String) -> Void = { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }) {
+        self.configuration = configuration
+        self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(timeout: .init(connect: .seconds(5))))
+        self.log = log
+    }
+
+    /// Loads the model, then serves invocations until the Runtime API goes away.
+    /// - Throws: when init fails (after reporting it to `/runtime/init/error`) or the Runtime API cannot be reached.
+    public func run() async throws {
+        do {
+            try await serve()
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+    }
+
+    func serve() async throws {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let handler: LambdaHandler
+        do {
+            let classifier = try Classifier(path: configuration.modelPath, name: configuration.functionName)
+            handler = LambdaHandler(classifier: classifier, topK: configuration.topK)
+        } catch {
+            let message = "cannot load the model: \(error)"
+            try? await post("\(base)/init/error", errorPayload(message, type: "Skiff.InitError"), errorType: "Skiff.InitError")
+            log(Self.jsonLine(["event": "init", "outcome": "error", "error": message]))
+            throw ServingError(.internal, message)
+        }
+        let initMs = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+        log(Self.jsonLine(["event": "init", "outcome": "ok", "model": configuration.modelPath, "init_ms": LambdaHandler.round(initMs),
+                           "image": "\(handler.classifier.image.width)x\(handler.classifier.image.height)"]))
+
+        while true {
+            let next: HTTPClientResponse
+            var body: ByteBuffer
+            do {
+                next = try await client.execute(HTTPClientRequest(url: "\(base)/invocation/next"), timeout: .hours(24))
+                body = try await next.body.collect(upTo: handler.maxEventBytes * 2)
+            } catch {
+                throw ServingError(.internal, "the Runtime API at \(configuration.api) cannot be reached: \(error)")
+            }
+            guard next.status == .ok, let id = next.headers.first(name: "Lambda-Runtime-Aws-Request-Id") else {
+                throw ServingError(.internal, "the Runtime API answered /invocation/next with \(next.status.code) and no request id")
+            }
+            if let trace = next.headers.first(name: "Lambda-Runtime-Trace-Id") { setenv("_X_AMZN_TRACE_ID", trace, 1) }
+            let deadline = next.headers.first(name: "Lambda-Runtime-Deadline-Ms").flatMap(Int64.init)
+            let began = DispatchTime.now().uptimeNanoseconds
+            let event = body.readBytes(length: body.readableBytes) ?? []
+
+            if let deadline, Self.nowMs() >= deadline {
+                let message = "the invocation's deadline passed before it started"
+                try await post("\(base)/invocation/\(id)/error", errorPayload(message, type: "Skiff.DeadlineExceeded"), errorType: "Skiff.DeadlineExceeded")
+                log(Self.jsonLine(["requestId": id, "outcome": "deadline", "status": 504, "error": message]))
+                continue
+            }
+            let reply = handler.handle(event: event)
+            let ms = LambdaHandler.round(Double(DispatchTime.now().uptimeNanoseconds - began) / 1e6)
+            var line: [String: Any] = ["requestId": id, "status": reply.status, "ms": ms, "images": reply.images,
+                                       "outcome": reply.status == 200 ? "ok" : reply.isFunctionError ? "error" : "rejected"]
+            if let e = reply.error { line["error"] = e }
+            if let deadline { line["remaining_ms"] = deadline - Self.nowMs() }
+            log(Self.jsonLine(line))
+            if reply.isFunctionError {
+                try await post("\(base)/invocation/\(id)/error", errorPayload(reply.error ?? "internal error", type: "Skiff.InternalError"), errorType: "Skiff.InternalError")
+            } else {
+                try await post("\(base)/invocation/\(id)/response", reply.payload)
+            }
+        }
+    }
+
+    func post(_ url: String, _ payload: [UInt8], errorType: String? = nil) async throws {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        if let errorType { request.headers.add(name: "Lambda-Runtime-Function-Error-Type", value: errorType) }
+        request.body = .bytes(ByteBuffer(bytes: payload))
+        let response = try await client.execute(request, timeout: .seconds(30))
+        _ = try? await response.body.collect(upTo: 1 << 20)
+        guard (200..<300).contains(Int(response.status.code)) else {
+            throw ServingError(.internal, "the Runtime API refused \(url) with \(response.status.code)")
+        }
+    }
+
+    func errorPayload(_ message: String, type: String) -> [UInt8] {
+        Array(Self.jsonLine(["errorMessage": message, "errorType": type, "stackTrace": [String]()]).utf8)
+    }
+
+    static func nowMs() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+
+    /// One JSON object on one line (keys sorted), for CloudWatch.
+    static func jsonLine(_ fields: [String: Any]) -> String {
+        guard let data = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys, .withoutEscapingSlashes]) else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
+    }
+}

@@ -1,0 +1,48 @@
+import Foundation
+
+/// Runs the built `skiff` executable as a user would.
+public struct SkiffRun: Sendable {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
+
+    public static var binary: String {
+        // The test bundle sits beside the products in the build directory.
+        let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for candidate in [dir, dir.deletingLastPathComponent(), dir.deletingLastPathComponent().deletingLastPathComponent()] {
+            let p = candidate.appendingPathComponent("skiff").path
+            if FileManager.default.isExecutableFile(atPath: p) { return p }
+        }
+        return packageRoot + "/.build/debug/skiff"
+    }
+
+    public init(_ args: String...) throws {
+        try self.init(arguments: args)
+    }
+
+    public init(arguments args: [String], stdin: Data? = nil, environment: [String: String]? = nil) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Self.binary)
+        p.arguments = args
+        if let environment { p.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new } }
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        let input = Pipe()
+        p.standardInput = input
+        try p.run()
+        if let stdin { input.fileHandleForWriting.write(stdin) }
+        try input.fileHandleForWriting.close()
+        // Drain stderr concurrently so a chatty command cannot block on a full pipe.
+        nonisolated(unsafe) var e = Data()
+        let group = DispatchGroup()
+        group.enter()
+        DispatchQueue.global().async { e = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        p.waitUntilExit()
+        status = p.terminationStatus
+        stdout = String(decoding: o, as: UTF8.self)
+        stderr = String(decoding: e, as: UTF8.self)
+    }
+}
