@@ -210,7 +210,7 @@ public struct LambdaContext: Sendable {
 
             Outputs:
               PredictUrl:
-                Description: POST a JPEG (Content-Type image/jpeg) or JSON {"b64": ...} here.
+                Description: 'POST a JPEG (Content-Type image/jpeg) or JSON {"b64": ...} here.'
                 Value: !Sub https://${Api}.execute-api.${AWS::Region}.amazonaws.com/${StageName}/predict
               FunctionUrl:
                 Condition: WithFunctionUrl
