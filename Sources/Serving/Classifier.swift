@@ -37,17 +37,19 @@ public final class Classifier: @unchecked Sendable {
     public let path: String
     public let file: SkiffFile
     public let model: Model
-    public let image: ImageInput
-    public let pipeline: ImagePipeline
+    /// The image signature; nil for tensor-only models (servable by `skiff serve` with numeric inputs only).
+    public let image: ImageInput?
+    public let pipeline: ImagePipeline?
     /// The output that carries labels (or the first output).
     public let output: String
     public let labels: [String]?
     /// Most images accepted in one request.
     public static let maxBatch = 64
 
-    public init(path: String, name: String? = nil, version: Int? = nil) throws {
+    public init(path: String, name: String? = nil, version: Int? = nil, requireImage: Bool = true) throws {
         let file = try SkiffFile(path: path)
-        guard let spec = file.manifest.images?.first else {
+        let spec = file.manifest.images?.first
+        if spec == nil && requireImage {
             throw FormatsError(.manifestInvalid, "has no image signature; convert it with --image auto --preprocess PRESET", file: path)
         }
         self.path = path
@@ -56,23 +58,18 @@ public final class Classifier: @unchecked Sendable {
         self.version = version
         self.model = try Model(file: file)
         self.image = spec
-        self.pipeline = ImagePipeline(spec)
+        self.pipeline = spec.map(ImagePipeline.init)
         let graph = file.manifest.graph
         let out = graph.outputs.first { file.manifest.labels?[$0.name] != nil } ?? graph.outputs[0]
         self.output = out.name
         self.labels = file.manifest.labels?[out.name]
     }
 
-    public struct Result: Sendable {
-        public var predictions: [[ScoredClass]]
-        public var decodeMilliseconds: Double
-        public var inferenceMilliseconds: Double
-    }
-
-    /// Decodes, preprocesses and classifies `images` (raw JPEG, base64 or data URIs) as one batch.
+    /// Decodes and preprocesses `images` (raw JPEG, base64 or data URIs) and runs them as one batch.
     /// - Throws: `ServingError` — `.badRequest` naming the image for undecodable input, `.tooLarge` for too many
     ///   or too large images, `.internal` if the engine fails.
-    public func classify(_ images: [[UInt8]], top: Int) throws -> Result {
+    public func runImages(_ images: [[UInt8]]) throws -> (outputs: [String: Tensor], decodeMilliseconds: Double, inferenceMilliseconds: Double) {
+        guard let image, let pipeline else { throw ServingError(.badRequest, "model '\(name)' has no image signature; send numeric tensors to :predict") }
         guard !images.isEmpty else { throw ServingError(.badRequest, "no image in the request") }
         guard images.count <= Self.maxBatch else { throw ServingError(.tooLarge, "\(images.count) images in one request; the limit is \(Self.maxBatch)") }
         let t0 = DispatchTime.now().uptimeNanoseconds
@@ -93,22 +90,53 @@ public final class Classifier: @unchecked Sendable {
         }
         let t1 = DispatchTime.now().uptimeNanoseconds
         let batch = Tensor(shape: [images.count, image.height, image.width, image.channels], values: values)
-        let result: Tensor
-        do {
-            guard let r = try model.run([image.input: batch])[output] else { throw EngineError("the model produced no output '\(output)'") }
-            result = r
-        } catch {
-            throw ServingError(.internal, "inference failed: \(error)")
-        }
+        let outputs = try run([image.input: batch])
         let t2 = DispatchTime.now().uptimeNanoseconds
-        let classes = result.count / images.count
+        return (outputs, Double(t1 - t0) / 1e6, Double(t2 - t1) / 1e6)
+    }
+
+    /// Runs numeric feeds; engine failures become `.internal`, wrong inputs `.badRequest`.
+    public func run(_ feeds: [String: Tensor]) throws -> [String: Tensor] {
+        let graph = model.graph
+        for input in graph.inputs {
+            guard let t = feeds[input.name] else { throw ServingError(.badRequest, "missing input '\(input.name)'") }
+            let expected = input.shape
+            guard t.shape.count == expected.count else {
+                throw ServingError(.badRequest, "input '\(input.name)' has rank \(t.shape.count - 1) per instance; the model expects \(expected.count - 1)")
+            }
+            for (axis, (got, want)) in zip(t.shape, expected).enumerated() where axis > 0 {
+                if let w = want.fixedValue, w != got {
+                    throw ServingError(.badRequest, "input '\(input.name)' has shape \(Array(t.shape.dropFirst())) per instance; the model expects \(expected.dropFirst().map(\.description))")
+                }
+            }
+        }
+        if let extra = feeds.keys.first(where: { k in !graph.inputs.contains { $0.name == k } }) {
+            throw ServingError(.badRequest, "unknown input '\(extra)' (the model's inputs: \(graph.inputs.map(\.name).joined(separator: ", ")))")
+        }
+        do { return try model.run(feeds) } catch { throw ServingError(.internal, "inference failed: \(error)") }
+    }
+
+    public struct Result: Sendable {
+        public var predictions: [[ScoredClass]]
+        public var decodeMilliseconds: Double
+        public var inferenceMilliseconds: Double
+    }
+
+    /// Top-k labelled classes for each image.
+    public func classify(_ images: [[UInt8]], top: Int) throws -> Result {
+        let r = try runImages(images)
+        guard let result = r.outputs[output] else { throw ServingError(.internal, "the model produced no output '\(output)'") }
+        return Result(predictions: topK(result, count: images.count, top: top), decodeMilliseconds: r.decodeMilliseconds, inferenceMilliseconds: r.inferenceMilliseconds)
+    }
+
+    public func topK(_ result: Tensor, count: Int, top: Int) -> [[ScoredClass]] {
+        let classes = result.count / max(count, 1)
         let k = max(1, min(top, classes))
-        let predictions = (0..<images.count).map { i in
+        return (0..<count).map { i in
             let row = result.values[(i * classes)..<((i + 1) * classes)]
             let base = row.startIndex
             let order = row.indices.sorted { row[$0] > row[$1] || (row[$0] == row[$1] && $0 < $1) }
             return order.prefix(k).map { j in ScoredClass(label: labels?[j - base], index: j - base, score: row[j]) }
         }
-        return Result(predictions: predictions, decodeMilliseconds: Double(t1 - t0) / 1e6, inferenceMilliseconds: Double(t2 - t1) / 1e6)
     }
 }

@@ -68,7 +68,7 @@ public final class LambdaRuntime: Sendable {
         }
         let initMs = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
         log(Self.jsonLine(["event": "init", "outcome": "ok", "model": configuration.modelPath, "init_ms": LambdaHandler.round(initMs),
-                           "image": "\(handler.classifier.image.width)x\(handler.classifier.image.height)"]))
+                           "image": handler.classifier.image.map { "\($0.width)x\($0.height)" } ?? "none"]))
 
         while true {
             let next: HTTPClientResponse

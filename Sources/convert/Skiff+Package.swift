@@ -53,7 +53,7 @@ struct DeployableModel {
         }
         let classifier = try Classifier(path: path, name: recipe?.name)
         // Serve-readiness: one batch through the engine, outputs finite.
-        let spec = classifier.image
+        let spec = classifier.image!
         let probe = Tensor(shape: [1, spec.height, spec.width, spec.channels], values: [Float](repeating: 0, count: spec.height * spec.width * spec.channels))
         let out = try classifier.model.run([spec.input: probe])
         if let bad = out.first(where: { $0.value.values.contains { !$0.isFinite } }) {
@@ -66,7 +66,7 @@ struct DeployableModel {
     }
 
     var summary: String {
-        let s = classifier.image
+        let s = classifier.image!
         let classes = classifier.model.graph.outputs.first { $0.name == classifier.output }?.shape.last?.fixedValue
         var parts = ["\(s.width)×\(s.height)×\(s.channels) JPEG input (\(s.normalization.preset) preprocessing)"]
         if let classes { parts.append("\(classes) classes") }

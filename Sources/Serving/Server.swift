@@ -1,0 +1,318 @@
+import Engine
+import Formats
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import Prometheus
+
+/// `skiff serve`: TensorFlow Serving's REST API (`/v1/models/…`), a labels endpoint for raw JPEG bodies, health,
+/// Prometheus metrics and an upload page, over the models of a `ModelRegistry`.
+public final class SkiffServer: Sendable {
+    public struct Options: Sendable {
+        public var host = "127.0.0.1"
+        public var port = 8501
+        /// Inferences running at once (each already uses the engine's threads).
+        public var workers = 1
+        /// Requests waiting for a worker before new ones get 503.
+        public var queueLimit = 32
+        public var maxBodyBytes = 8 << 20
+        /// Seconds a request may wait for a worker.
+        public var queueTimeout = 30.0
+        public var topK = 5
+        public init() {}
+    }
+
+    public let registry: ModelRegistry
+    public let options: Options
+    let admission: Admission
+    let metrics = PrometheusCollectorRegistry()
+    let inFlight: Gauge
+    let queueDepth: Gauge
+    let latency: DurationHistogram
+
+    public init(registry: ModelRegistry, options: Options) {
+        self.registry = registry
+        self.options = options
+        self.admission = Admission(workers: options.workers, queueLimit: options.queueLimit)
+        inFlight = metrics.makeGauge(name: "skiff_requests_in_flight", help: "Requests being handled.")
+        queueDepth = metrics.makeGauge(name: "skiff_queue_depth", help: "Requests waiting for an inference worker.")
+        latency = metrics.makeDurationHistogram(
+            name: "skiff_request_duration_seconds",
+            buckets: [.milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+                      .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5)],
+            help: "Time from request to response.")
+    }
+
+    /// Serves until SIGTERM/SIGINT, then finishes in-flight requests and returns.
+    public func run(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        var logger = Logger(label: "skiff.serve")
+        logger.logLevel = .warning
+        let app = Application(
+            router: router(),
+            configuration: .init(address: .hostname(options.host, port: options.port), serverName: "skiff/\(SkiffVersion.current)"),
+            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
+            logger: logger)
+        try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+    }
+
+    // MARK: routes
+
+    func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.get("/") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: UploadPage.html)))
+        }
+        router.get("/healthz") { [self] _, _ in
+            json(.ok, #"{"status":"ok","models":\#(registry.models.count)}"#)
+        }
+        router.get("/metrics") { [self] _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: metrics.emitToBuffer())))
+        }
+        router.get("/v1/models") { [self] _, _ in json(.ok, modelList()) }
+        router.get("/v1/models/:name") { [self] _, c in try await endpoint("status") { try status(c.parameters.require("name"), nil) } }
+        router.get("/v1/models/:name/versions/:version") { [self] _, c in
+            try await endpoint("status") { try status(c.parameters.require("name"), c.parameters.require("version")) }
+        }
+        router.get("/v1/models/:name/metadata") { [self] _, c in try await endpoint("metadata") { try metadata(c.parameters.require("name"), nil) } }
+        router.get("/v1/models/:name/versions/:version/metadata") { [self] _, c in
+            try await endpoint("metadata") { try metadata(c.parameters.require("name"), c.parameters.require("version")) }
+        }
+        // Same parameter names as the GET routes (the router keys on the path): `:name` holds NAME:verb, and
+        // `:version` holds V:verb.
+        router.post("/v1/models/:name") { [self] request, c in try await post(request, target: c.parameters.require("name"), version: nil) }
+        router.post("/v1/models/:name/versions/:version") { [self] request, c in
+            let target = try c.parameters.require("version")
+            guard let colon = target.lastIndex(of: ":") else { return errorResponse(ServingError(.notFound, "unknown endpoint; use …/versions/V:predict")) }
+            return try await post(request, target: c.parameters.require("name") + String(target[colon...]), version: String(target[..<colon]))
+        }
+        return router
+    }
+
+    /// `NAME:predict`, `NAME:classify`, `NAME:labels`.
+    func post(_ request: Request, target: String, version: String?) async throws -> Response {
+        guard let colon = target.lastIndex(of: ":") else {
+            return errorResponse(ServingError(.badRequest, "POST to /v1/models/NAME:predict, :classify or :labels"))
+        }
+        let name = String(target[..<colon]), verb = String(target[target.index(after: colon)...])
+        guard ["predict", "classify", "regress", "labels"].contains(verb) else {
+            return errorResponse(ServingError(.notFound, "unknown method ':\(verb)' (predict, classify, labels)"))
+        }
+        return try await endpoint(verb) {
+            let model = try registry.find(name, version: version)
+            let body = try await collect(request)
+            let query = request.uri.queryParameters
+            let topK = query["top_k"].flatMap { Int(String($0)) }
+            switch verb {
+            case "predict": return try await predict(model, body)
+            case "classify": return try await classify(model, body, topK: topK)
+            case "labels": return try await labels(model, body, contentType: request.headers[.contentType] ?? "", topK: topK)
+            default: throw ServingError(.badRequest, "the regress API is not supported; use :predict")
+            }
+        }
+    }
+
+    /// Runs `work`, recording metrics and turning errors into TF Serving's `{"error": …}` responses.
+    func endpoint(_ name: String, _ work: () async throws -> String) async throws -> Response {
+        let start = ContinuousClock.now
+        inFlight.increment()
+        defer { inFlight.decrement() }
+        var response: Response
+        do {
+            response = json(.ok, try await work())
+        } catch let e as ServingError {
+            response = errorResponse(e)
+        } catch let e as HTTPError where e.status == .contentTooLarge {
+            response = errorResponse(ServingError(.tooLarge, "the request body is larger than \(options.maxBodyBytes) bytes"))
+        } catch {
+            response = errorResponse(ServingError(.internal, "\(error)"))
+        }
+        latency.record(ContinuousClock.now - start)
+        metrics.makeCounter(name: "skiff_requests_total", labels: [("endpoint", name), ("code", String(response.status.code))],
+                            help: "Requests by endpoint and status code.").increment()
+        return response
+    }
+
+    func json(_ status: HTTPResponse.Status, _ text: String) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    func errorResponse(_ e: ServingError) -> Response {
+        var r = json(HTTPResponse.Status(code: e.kind.status), #"{"error":\#(TensorJSON.quote(e.message))}"#)
+        if e.kind == .unavailable { r.headers[.retryAfter] = "1" }
+        return r
+    }
+
+    func collect(_ request: Request) async throws -> [UInt8] {
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > options.maxBodyBytes {
+            throw ServingError(.tooLarge, "the request body is \(length) bytes; the limit is \(options.maxBodyBytes)")
+        }
+        var buffer = try await request.body.collect(upTo: options.maxBodyBytes)
+        return buffer.readBytes(length: buffer.readableBytes) ?? []
+    }
+
+    /// Runs blocking engine work on a worker thread once admitted.
+    func infer<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        queueDepth.increment()
+        do { try await admission.acquire(timeout: options.queueTimeout) } catch { queueDepth.decrement(); throw error }
+        queueDepth.decrement()
+        do {
+            let r = try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, Error>) in
+                DispatchQueue.global().async { c.resume(with: Result { try work() }) }
+            }
+            await admission.release()
+            return r
+        } catch {
+            await admission.release()
+            throw error
+        }
+    }
+
+    // MARK: TensorFlow Serving API
+
+    func modelList() -> String {
+        let entries = registry.models.keys.sorted().map { name -> String in
+            let versions = registry.models[name]!.keys.sorted()
+            let m = registry.models[name]![versions.last!]!
+            var fields = [#""name":\#(TensorJSON.quote(name))"#, #""versions":[\#(versions.map(String.init).joined(separator: ","))]"#]
+            if let image = m.image { fields.append(#""image":{"width":\#(image.width),"height":\#(image.height)}"#) }
+            fields.append(#""labels":\#(m.labels != nil)"#)
+            return "{" + fields.joined(separator: ",") + "}"
+        }
+        return #"{"models":[\#(entries.joined(separator: ","))]}"#
+    }
+
+    func status(_ name: String, _ version: String?) throws -> String {
+        let model = try registry.find(name, version: version)
+        let versions = version == nil ? registry.models[name]!.keys.sorted(by: >) : [model.version ?? 1]
+        let entries = versions.map { #"{"version":"\#($0)","state":"AVAILABLE","status":{"error_code":"OK","error_message":""}}"# }
+        return #"{"model_version_status":[\#(entries.joined(separator: ","))]}"#
+    }
+
+    func metadata(_ name: String, _ version: String?) throws -> String {
+        let model = try registry.find(name, version: version)
+        let graph = model.model.graph
+        func tensorInfo(_ dtype: String, _ dims: [Dim], _ tensorName: String) -> String {
+            let d = dims.map { #"{"size":"\#($0.fixedValue ?? -1)","name":""}"# }.joined(separator: ",")
+            return #"{"dtype":"\#(dtype)","tensor_shape":{"dim":[\#(d)],"unknown_rank":false},"name":\#(TensorJSON.quote(tensorName))}"#
+        }
+        var inputs: [String] = []
+        if let image = model.image {
+            inputs.append(#"\#(TensorJSON.quote(image.input)):\#(tensorInfo("DT_STRING", [.batch], image.input))"#)
+        } else {
+            inputs = graph.inputs.map { #"\#(TensorJSON.quote($0.name)):\#(tensorInfo(TensorJSON.dtypeName($0.dtype), $0.shape, $0.name))"# }
+        }
+        let outputs = graph.outputs.map { #"\#(TensorJSON.quote($0.name)):\#(tensorInfo(TensorJSON.dtypeName($0.dtype), $0.shape, $0.name))"# }
+        let signature = #"{"inputs":{\#(inputs.joined(separator: ","))},"outputs":{\#(outputs.joined(separator: ","))},"method_name":"tensorflow/serving/predict"}"#
+        return #"{"model_spec":{"name":\#(TensorJSON.quote(name)),"signature_name":"","version":"\#(model.version ?? 1)"},"metadata":{"signature_def":{"signature_def":{"serving_default":\#(signature)}}}}"#
+    }
+
+    func parseJSON(_ body: [UInt8]) throws -> [String: JSONValue] {
+        let value: JSONValue
+        do { value = try JSONValue(parsing: Data(body)) } catch { throw ServingError(.badRequest, "JSON Parse error: \(error)") }
+        guard let object = value.object else { throw ServingError(.badRequest, "the request must be a JSON object") }
+        if let sig = object["signature_name"]?.string, !sig.isEmpty, sig != "serving_default" {
+            throw ServingError(.badRequest, "Serving signature name: \"\(sig)\" not found in signature def (this model has serving_default)")
+        }
+        return object
+    }
+
+    func predict(_ model: Classifier, _ body: [UInt8]) async throws -> String {
+        let object = try parseJSON(body)
+        let graph = model.model.graph
+        let row: Bool
+        let outputs: [String: Tensor]
+        let count: Int
+        if let instances = object["instances"] {
+            guard let list = instances.array, !list.isEmpty else { throw ServingError(.badRequest, "\"instances\" must be a non-empty list") }
+            row = true
+            count = list.count
+            if model.image != nil {
+                let images = try list.enumerated().map { i, v in try ImageRequest.imageBytes(v, field: "instances[\(i)]") }
+                outputs = try await infer { try model.runImages(images).outputs }
+            } else if graph.inputs.count == 1 {
+                let t = try TensorJSON.stack(list, field: "instances")
+                outputs = try await infer { try model.run([graph.inputs[0].name: t]) }
+            } else {
+                var feeds: [String: Tensor] = [:]
+                for input in graph.inputs {
+                    let rows = try list.enumerated().map { i, v -> JSONValue in
+                        guard let x = v.object?[input.name] else { throw ServingError(.badRequest, "instances[\(i)] has no input '\(input.name)'") }
+                        return x
+                    }
+                    feeds[input.name] = try TensorJSON.stack(rows, field: "instances.\(input.name)")
+                }
+                let f = feeds
+                outputs = try await infer { try model.run(f) }
+            }
+        } else if let inputs = object["inputs"] {
+            row = false
+            if model.image != nil {
+                var v = inputs
+                if let o = v.object, o["b64"] == nil, o.count == 1, let only = o.values.first { v = only }
+                let list = v.array ?? [v]
+                count = list.count
+                let images = try list.enumerated().map { i, x in try ImageRequest.imageBytes(x, field: "inputs[\(i)]") }
+                outputs = try await infer { try model.runImages(images).outputs }
+            } else {
+                var feeds: [String: Tensor] = [:]
+                if let o = inputs.object {
+                    for (k, v) in o { let (s, vals) = try TensorJSON.flatten(v, field: "inputs.\(k)"); feeds[k] = Tensor(shape: s, values: vals) }
+                } else {
+                    guard graph.inputs.count == 1 else { throw ServingError(.badRequest, "this model has \(graph.inputs.count) inputs; send \"inputs\" as an object by name") }
+                    let (s, vals) = try TensorJSON.flatten(inputs, field: "inputs")
+                    feeds[graph.inputs[0].name] = Tensor(shape: s, values: vals)
+                }
+                count = feeds.values.first?.shape.first ?? 0
+                let f = feeds
+                outputs = try await infer { try model.run(f) }
+            }
+        } else {
+            throw ServingError(.badRequest, "Missing 'inputs' or 'instances' key")
+        }
+        let names = graph.outputs.map(\.name)
+        if row {
+            let rows = (0..<count).map { i -> String in
+                if names.count == 1 { return TensorJSON.text(outputs[names[0]]!, row: i) }
+                return "{" + names.map { "\(TensorJSON.quote($0)):\(TensorJSON.text(outputs[$0]!, row: i))" }.joined(separator: ",") + "}"
+            }
+            return #"{"predictions":[\#(rows.joined(separator: ","))]}"#
+        }
+        if names.count == 1 { return #"{"outputs":\#(TensorJSON.text(outputs[names[0]]!))}"# }
+        return #"{"outputs":{\#(names.map { "\(TensorJSON.quote($0)):\(TensorJSON.text(outputs[$0]!))" }.joined(separator: ","))}}"#
+    }
+
+    /// TF Serving's classify shape: `{"results": [[["label", score], …], …]}`, one list per example, best first.
+    func classify(_ model: Classifier, _ body: [UInt8], topK: Int?) async throws -> String {
+        let object = try parseJSON(body)
+        guard let list = (object["examples"] ?? object["instances"])?.array, !list.isEmpty else {
+            throw ServingError(.badRequest, "expected \"examples\": [{\"b64\": …}, …]")
+        }
+        let images = try list.enumerated().map { i, v in try ImageRequest.imageBytes(v, field: "examples[\(i)]") }
+        let k = topK ?? object["top_k"]?.int ?? options.topK
+        let result = try await infer { try model.classify(images, top: k) }
+        let rows = result.predictions.map { top in
+            "[" + top.map { "[\(TensorJSON.quote($0.label ?? String($0.index))),\($0.score)]" }.joined(separator: ",") + "]"
+        }
+        return #"{"results":[\#(rows.joined(separator: ","))]}"#
+    }
+
+    /// Raw JPEG body (or any `ImageRequest` JSON) → labelled top-k, the shape the Lambda runtime answers with.
+    func labels(_ model: Classifier, _ body: [UInt8], contentType: String, topK: Int?) async throws -> String {
+        guard !body.isEmpty else { throw ServingError(.badRequest, "the request has no body: POST a JPEG (Content-Type: image/jpeg)") }
+        var request = ImageRequest(images: [body])
+        if contentType.lowercased().hasPrefix("application/json") { request = try ImageRequest.parse(json: body) }
+        let k = topK ?? request.topK ?? options.topK
+        let images = request.images
+        let start = ContinuousClock.now
+        let result = try await infer { try model.classify(images, top: k) }
+        let total = ContinuousClock.now - start
+        let predictions = result.predictions.map { top in
+            let items = top.map { #"{"label":\#($0.label.map(TensorJSON.quote) ?? "null"),"index":\#($0.index),"score":\#($0.score)}"# }
+            return #"{"label":\#(top[0].label.map(TensorJSON.quote) ?? "null"),"index":\#(top[0].index),"score":\#(top[0].score),"top_k":[\#(items.joined(separator: ","))]}"#
+        }
+        let ms = Double(total.components.attoseconds) / 1e15 + Double(total.components.seconds) * 1000
+        return #"{"model":\#(TensorJSON.quote(model.name)),"version":"\#(model.version ?? 1)","predictions":[\#(predictions.joined(separator: ","))],"timing_ms":{"decode":\#(LambdaHandler.round(result.decodeMilliseconds)),"inference":\#(LambdaHandler.round(result.inferenceMilliseconds)),"total":\#(LambdaHandler.round(ms))}}"#
+    }
+}

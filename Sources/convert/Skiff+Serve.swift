@@ -1,0 +1,81 @@
+import ArgumentParser
+import Foundation
+import Formats
+import Serving
+
+extension Skiff {
+    struct Serve: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Serve .skiff models over HTTP with TensorFlow Serving's REST API and an upload page.",
+            discussion: """
+            Endpoints: GET /v1/models/NAME[/versions/V][/metadata]; POST /v1/models/NAME[/versions/V]:predict \
+            ({"instances": […]} or {"inputs": …}, binary values as {"b64": …}), :classify, and :labels (a raw \
+            image/jpeg body → top-k labels); GET /v1/models, /healthz, /metrics (Prometheus) and / (upload page). \
+            SIGTERM or SIGINT stops accepting connections and finishes the requests in flight.
+            """)
+
+        @Argument(help: "Models to serve as version 1 under their file name.")
+        var models: [String] = []
+
+        @Option(help: "Names for the models, in order (default: file names).")
+        var name: [String] = []
+
+        @Option(name: .customLong("model-config"), help: "A TensorFlow Serving models.config (model_config_list) whose base_path folders hold VERSION/model.skiff.")
+        var modelConfig: String?
+
+        @Option(help: "Address to listen on.")
+        var host = "127.0.0.1"
+
+        @Option(help: "Port (0 picks a free one; the chosen port is printed).")
+        var port = 8501
+
+        @Option(help: "Inferences running at once.")
+        var workers = 1
+
+        @Option(help: "Requests that may wait for a worker before new ones get 503.")
+        var queue = 32
+
+        @Option(name: .customLong("max-body-mb"), help: "Largest request body, in MiB (larger gets 413).")
+        var maxBodyMB = 8
+
+        @Option(help: "Seconds a request may wait for a worker before it gets 503.")
+        var timeout = 30.0
+
+        @Option(help: "Classes returned by :labels and :classify unless the request says.")
+        var top = 5
+
+        func validate() throws {
+            if models.isEmpty && modelConfig == nil { throw ValidationError("give .skiff files to serve or --model-config") }
+            if !(0...65535).contains(port) { throw ValidationError("--port must be 0 … 65535") }
+            if workers < 1 || queue < 0 || maxBodyMB < 1 || timeout <= 0 || top < 1 { throw ValidationError("--workers, --max-body-mb, --timeout and --top must be positive, --queue not negative") }
+        }
+
+        func run() throws {
+            let registry: ModelRegistry
+            do { registry = try ModelRegistry.load(files: models, names: name, config: modelConfig) } catch let e as ServingError {
+                throw ValidationError(e.message)
+            }
+            var options = SkiffServer.Options()
+            options.host = host
+            options.port = port
+            options.workers = workers
+            options.queueLimit = queue
+            options.maxBodyBytes = maxBodyMB << 20
+            options.queueTimeout = timeout
+            options.topK = top
+            let server = SkiffServer(registry: registry, options: options)
+            let names = registry.models.keys.sorted().map { n in "\(n) (v\(registry.models[n]!.keys.sorted().map(String.init).joined(separator: ",")))" }
+            let host = self.host
+            let outcome = blockingAwait {
+                try await server.run { port in
+                    FileHandle.standardOutput.write(Data("skiff serve: listening on http://\(host):\(port) — \(names.joined(separator: ", "))\n".utf8))
+                }
+            }
+            if case .failure(let error) = outcome {
+                CLIOutput.error("\(error)")
+                throw ExitCode.fileError
+            }
+            FileHandle.standardOutput.write(Data("skiff serve: stopped\n".utf8))
+        }
+    }
+}
