@@ -63,9 +63,10 @@ let package = Package(
         .testTarget(name: "ConversionTests", dependencies: ["Formats", "Engine", "TestSupport"]),
         .testTarget(name: "SkiffCLITests", dependencies: ["Formats", "TestSupport", "convert"]),
         .testTarget(name: "DeploymentTests", dependencies: [
-            "Formats", "Packager", "Serving", "TestSupport", "convert",
+            "Formats", "Engine", "Packager", "Serving", "TestSupport", "convert",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Yams", package: "Yams"),
         ]),
     ]

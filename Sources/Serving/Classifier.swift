@@ -102,7 +102,7 @@ public final class Classifier: @unchecked Sendable {
             guard let t = feeds[input.name] else { throw ServingError(.badRequest, "missing input '\(input.name)'") }
             let expected = input.shape
             guard t.shape.count == expected.count else {
-                throw ServingError(.badRequest, "input '\(input.name)' has rank \(t.shape.count - 1) per instance; the model expects \(expected.count - 1)")
+                throw ServingError(.badRequest, "input '\(input.name)' has shape \(Array(t.shape.dropFirst())) per instance; the model expects \(expected.dropFirst().map(\.description))")
             }
             for (axis, (got, want)) in zip(t.shape, expected).enumerated() where axis > 0 {
                 if let w = want.fixedValue, w != got {
