@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Skiff builds against, if any are missing. Idempotent; uses sudo only
 # when not root. Swift itself must already be on PATH (a Debian machine with Swift).
+#   --tests  also what the test suite drives: headless Chromium (upload page) and Python's websocket-client
 set -euo pipefail
 
 packages=(pkg-config libhdf5-dev libprotobuf-c-dev protobuf-c-compiler libzstd-dev libturbojpeg0-dev libopenblas-dev)
+tests=0
+[ "${1:-}" = "--tests" ] && tests=1
+[ $tests -eq 1 ] && packages+=(chromium)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -22,4 +26,9 @@ fi
 if ! command -v swift >/dev/null 2>&1; then
   echo "setup: 'swift' is not on PATH; install a Swift 6 toolchain first (swift.org)" >&2
   exit 1
+fi
+
+if [ $tests -eq 1 ] && ! python3 -c "import websocket" >/dev/null 2>&1; then
+  echo "setup: installing websocket-client (Python) for the browser test" >&2
+  python3 -m pip install --quiet --disable-pip-version-check websocket-client==1.8.0
 fi

@@ -2,5 +2,5 @@
 # Sets up the machine and runs Skiff's whole test suite (this is what CI runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --tests
 swift test --disable-xctest

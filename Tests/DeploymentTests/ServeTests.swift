@@ -316,3 +316,39 @@ enum TensorJSONText {
         return emit(0)
     }
 }
+
+/// The upload page in a real browser: headless Chromium (Debian's) driven over the DevTools protocol.
+@Suite struct UploadPageBrowserTests {
+    @Test func uploadingAJPEGShowsTheTopLabelsAsBars() async throws {
+        let dir = try temporaryDirectory()
+        let server = try ServeProcess([try ServeTests.imageModel(in: dir)])
+        let file = LambdaRuntimeTests.usable[1]
+        let artifacts = packageRoot + "/.build/test-artifacts"
+        try FileManager.default.createDirectory(atPath: artifacts, withIntermediateDirectories: true)
+        let screenshot = artifacts + "/upload-page.png"
+        try? FileManager.default.removeItem(atPath: screenshot)
+
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", packageRoot + "/Tests/DeploymentTests/browser_upload.py", server.base + "/", "classifier",
+                       ImageFixtures.directory + "/" + file, screenshot]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.standardError
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        while p.isRunning { try await Task.sleep(nanoseconds: 10_000_000) }
+        #expect(p.terminationStatus == 0, "the browser run failed (see stderr)")
+
+        let result = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+        let rows = result?["rows"] as? [[String: Any]] ?? []
+        let expected = ImageFixtures.index.images.first { $0.file == file }!.top5
+        #expect(rows.compactMap { $0["label"] as? String } == expected)
+        let widths = rows.compactMap { ($0["width"] as? NSNumber)?.doubleValue }
+        #expect(widths.count == 5 && widths == widths.sorted(by: >) && widths[0] > widths[4], "bars are drawn by score: \(widths)")
+        #expect((result?["status"] as? String)?.contains(expected[0]) == true)
+        let png = try Data(contentsOf: URL(fileURLWithPath: screenshot))
+        #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]) && png.count > 5000)
+        #expect(await server.stop() == 0)
+    }
+}
