@@ -85,7 +85,7 @@ public struct LambdaContext: Sendable {
                 # collected with ldd (everything but the C library itself, which the runtime stage has).
                 RUN swift build -c release --product skiff --static-swift-stdlib \\
                  && mkdir -p /out/lib \\
-                 && cp .build/release/skiff /out/skiff \\
+                 && cp .build/release/skiff /out/skiff && strip /out/skiff \\
                  && ldd /out/skiff | awk '$3 ~ /^\\// { print $3 }' \\
                     | grep -Ev '/(libc|libm|libdl|libpthread|librt|ld-linux[^/]*)\\.so' \\
                     | xargs -r -I{} cp -L {} /out/lib/
@@ -392,6 +392,7 @@ public struct LambdaContext: Sendable {
                     try fm.createDirectory(at: dest.deletingLastPathComponent(), withIntermediateDirectories: true)
                     try fm.copyItem(at: URL(fileURLWithPath: source).resolvingSymlinksInPath(), to: dest)
                 }
+                Self.strip(staging.appendingPathComponent("runtime/skiff").path)
             }
             let files = try Self.inventory(staging)
             let manifest = Manifest(skiff: SkiffVersion.current, settings: settings, recipe: recipe,
@@ -406,6 +407,17 @@ public struct LambdaContext: Sendable {
             try? fm.removeItem(at: staging)
             throw error
         }
+    }
+
+    /// Drops debug symbols from the copied binary (best effort: without binutils' strip it ships as built).
+    static func strip(_ path: String) {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/strip") else { return }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/strip")
+        p.arguments = [path]
+        p.standardError = FileHandle.nullDevice
+        try? p.run()
+        p.waitUntilExit()
     }
 
     /// `Package.swift`, `Sources/` and `Tests/` (SwiftPM needs every declared target's folder).
