@@ -119,7 +119,7 @@ def lambda_section():
             f"| peak RSS | {s['peak_rss_mb']:.0f} MB | {t['peak_rss_mb']:.0f} MB | {s['peak_rss_mb'] / t['peak_rss_mb']:.2f}× |",
             f"| model artifact | {mb(r['skiff_model_bytes'])} .skiff | {mb(r['h5_bytes'])} .h5 | |", "",
             f"The Skiff image's runtime folder (binary with static Swift runtime + the C libraries it links) is "
-            f"{mb(r['skiff_runtime_bytes'])} before stripping; a Python/TensorFlow image is typically 600 MB+.", ""]
+            f"{mb(r['skiff_runtime_bytes'])} (stripped binary); a Python/TensorFlow image is typically 600 MB+.", ""]
 
 
 def serve_section():
