@@ -42,7 +42,7 @@ let package = Package(
         .target(name: "Engine", dependencies: ["Formats", "COpenBLAS", "CTurboJPEG", "CSkiffKernels"]),
         .target(name: "Packager", dependencies: ["Formats", .product(name: "Yams", package: "Yams")]),
         .target(name: "Serving", dependencies: [
-            "Formats", "Engine",
+            "Formats", "Engine", "Packager",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Crypto", package: "swift-crypto"),

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Skiff builds against, if any are missing. Idempotent; uses sudo only
 # when not root. Swift itself must already be on PATH (a Debian machine with Swift).
-#   --tests  also what the test suite drives: headless Chromium (upload page) and Python's websocket-client
+#   --tests  also what the test suite drives: headless Chromium (upload page), Python's websocket-client and
+#            moto_server (a real S3-compatible server for the upload tests)
 set -euo pipefail
 
 packages=(pkg-config libhdf5-dev libprotobuf-c-dev protobuf-c-compiler libzstd-dev libturbojpeg0-dev libopenblas-dev)
@@ -28,7 +29,13 @@ if ! command -v swift >/dev/null 2>&1; then
   exit 1
 fi
 
-if [ $tests -eq 1 ] && ! python3 -c "import websocket" >/dev/null 2>&1; then
-  echo "setup: installing websocket-client (Python) for the browser test" >&2
-  python3 -m pip install --quiet --disable-pip-version-check websocket-client==1.8.0
+need=()
+if [ $tests -eq 1 ]; then
+  # The browser test drives Chromium over DevTools; the S3 tests run a real S3-compatible server (moto) on loopback.
+  python3 -c "import websocket" >/dev/null 2>&1 || need=(websocket-client==1.8.0)
+  command -v moto_server >/dev/null 2>&1 && python3 -c "import boto3" >/dev/null 2>&1 || need+=("moto[server]==5.2.1")
+  if [ ${#need[@]} -gt 0 ]; then
+    echo "setup: installing ${need[*]} (Python) for the tests" >&2
+    python3 -m pip install --quiet --disable-pip-version-check "${need[@]}"
+  fi
 fi

@@ -27,9 +27,12 @@ public struct LambdaContext: Sendable {
         public var swiftImage: String
         /// Facts about the model, for the README and the template's description.
         public var modelSummary: String
+        /// `s3://BUCKET/PREFIX/NAME[/VERSION]`: the image carries no model; the runtime downloads it during init.
+        public var modelSource: String?
 
         public init(name: String, memory: Int, timeout: Int, architecture: String, topK: Int, mode: Mode,
-                    swiftImage: String = LambdaContext.defaultSwiftImage, modelSummary: String) {
+                    swiftImage: String = LambdaContext.defaultSwiftImage, modelSummary: String, modelSource: String? = nil) {
+            self.modelSource = modelSource
             self.name = name
             self.memory = memory
             self.timeout = timeout
@@ -59,9 +62,10 @@ public struct LambdaContext: Sendable {
             FROM --platform=\(s.platform) debian:bookworm-slim
             RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates && rm -rf /var/lib/apt/lists/*
             """
+        let model = s.modelSource.map { "ENV SKIFF_MODEL_SOURCE=\($0)" } ?? "COPY model.skiff /var/task/model.skiff"
         let tail = """
             COPY runtime/bootstrap /var/runtime/bootstrap
-            COPY model.skiff /var/task/model.skiff
+            \(model)
             ENV LAMBDA_TASK_ROOT=/var/task SKIFF_TOP_K=\(s.topK)
             WORKDIR /var/task
             ENTRYPOINT ["/var/runtime/bootstrap"]
@@ -179,7 +183,7 @@ public struct LambdaContext: Sendable {
                   Timeout: \(s.timeout)
                   Environment:
                     Variables:
-                      SKIFF_TOP_K: '\(s.topK)'
+            \(environmentVariables)\(readPolicy)
                   Events:
                     Predict:
                       Type: Api
@@ -219,6 +223,26 @@ public struct LambdaContext: Sendable {
                 Value: !Ref Function
 
             """
+    }
+
+    var environmentVariables: String {
+        var lines = ["          SKIFF_TOP_K: '\(settings.topK)'"]
+        if let uri = settings.modelSource { lines.append("          SKIFF_MODEL_SOURCE: '\(uri)'") }
+        return lines.joined(separator: "\n")
+    }
+
+    /// Read access to exactly the model's S3 folder (LATEST, versions, manifests), when it lives there.
+    var readPolicy: String {
+        guard let uri = settings.modelSource, uri.hasPrefix("s3://") else { return "" }
+        var parts = uri.dropFirst(5).split(separator: "/").map(String.init)
+        if let last = parts.last, Int(last) != nil { parts.removeLast() }
+        return "\n" + [
+            "      Policies:",
+            "        - Statement:",
+            "            - Effect: Allow",
+            "              Action: s3:GetObject",
+            "              Resource: arn:aws:s3:::\(parts.joined(separator: "/"))/*",
+        ].joined(separator: "\n")
     }
 
     public var push: String {
@@ -346,7 +370,7 @@ public struct LambdaContext: Sendable {
         public var skiff: String
         public var settings: Settings
         public var recipe: String?
-        public var model_sha256: String
+        public var model_sha256: String?
         public var files: [FileEntry]
     }
 
@@ -354,7 +378,7 @@ public struct LambdaContext: Sendable {
     /// out only after the new one is complete). `model` is copied in; `sourceRoot` (source mode) is the Skiff
     /// checkout to ship; `runtimeFiles` (prebuilt mode) maps paths under `runtime/` to local files.
     @discardableResult
-    public func write(to directory: String, model: String, recipe: String?, sourceRoot: String?,
+    public func write(to directory: String, model: String?, recipe: String?, sourceRoot: String?,
                       runtimeFiles: [String: String] = [:], replace: Bool = false) throws -> Manifest {
         let fm = FileManager.default
         let target = URL(fileURLWithPath: directory).standardizedFileURL
@@ -378,7 +402,7 @@ public struct LambdaContext: Sendable {
             try text("template.yaml", template)
             try text("push.sh", push, executable: true)
             try text("README.md", readme)
-            try fm.copyItem(atPath: model, toPath: staging.appendingPathComponent("model.skiff").path)
+            if let model { try fm.copyItem(atPath: model, toPath: staging.appendingPathComponent("model.skiff").path) }
             switch settings.mode {
             case .source:
                 guard let sourceRoot else {
@@ -396,7 +420,7 @@ public struct LambdaContext: Sendable {
             }
             let files = try Self.inventory(staging)
             let manifest = Manifest(skiff: SkiffVersion.current, settings: settings, recipe: recipe,
-                                    model_sha256: files.first { $0.path == "model.skiff" }!.sha256, files: files)
+                                    model_sha256: files.first { $0.path == "model.skiff" }?.sha256, files: files)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             try encoder.encode(manifest).write(to: staging.appendingPathComponent("manifest.json"))

@@ -13,6 +13,10 @@ public final class LambdaRuntime: Sendable {
         public var modelPath: String
         public var topK: Int
         public var functionName: String?
+        /// `s3://BUCKET/PREFIX/NAME[/VERSION]` ($SKIFF_MODEL_SOURCE): download the model during init instead.
+        public var modelSource: String?
+        public var s3Endpoint: String?
+        public var environment: [String: String] = [:]
 
         /// Reads Lambda's environment. The model is, in order: `model` (the command's argument),
         /// `$SKIFF_MODEL`, `$_HANDLER` if it names a .skiff file, else `model.skiff`; relative paths are taken
@@ -28,7 +32,9 @@ public final class LambdaRuntime: Sendable {
             }
             let k = topK ?? env["SKIFF_TOP_K"].flatMap(Int.init) ?? 5
             guard k >= 1 else { throw ServingError(.internal, "SKIFF_TOP_K must be a positive integer") }
-            return Configuration(api: api, modelPath: path, topK: k, functionName: env["AWS_LAMBDA_FUNCTION_NAME"])
+            return Configuration(api: api, modelPath: path, topK: k, functionName: env["AWS_LAMBDA_FUNCTION_NAME"],
+                                 modelSource: model == nil ? env["SKIFF_MODEL_SOURCE"].flatMap { $0.isEmpty ? nil : $0 } : nil,
+                                 s3Endpoint: env["SKIFF_S3_ENDPOINT"], environment: env)
         }
     }
 
@@ -57,8 +63,24 @@ public final class LambdaRuntime: Sendable {
     func serve() async throws {
         let start = DispatchTime.now().uptimeNanoseconds
         let handler: LambdaHandler
+        var source: [String: Any] = [:]
         do {
-            let classifier = try Classifier(path: configuration.modelPath, name: configuration.functionName)
+            var path = configuration.modelPath
+            if let uri = configuration.modelSource {
+                let location = try S3ModelSource(uri)
+                let env = configuration.environment
+                let client = try S3Client(endpoint: configuration.s3Endpoint, region: AWSCredentials.region(environment: env),
+                                          credentials: try AWSCredentials.resolve(environment: env))
+                let fetched: (path: String, version: Int)
+                do { fetched = try await location.fetch(client: client, cache: (env["TMPDIR"] ?? "/tmp") + "/skiff-models") } catch {
+                    await client.shutdown()
+                    throw error
+                }
+                await client.shutdown()
+                path = fetched.path
+                source = ["source": location.uri, "version": fetched.version]
+            }
+            let classifier = try Classifier(path: path, name: configuration.functionName)
             handler = LambdaHandler(classifier: classifier, topK: configuration.topK)
         } catch {
             let message = "cannot load the model: \(error)"
@@ -67,8 +89,8 @@ public final class LambdaRuntime: Sendable {
             throw ServingError(.internal, message)
         }
         let initMs = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
-        log(Self.jsonLine(["event": "init", "outcome": "ok", "model": configuration.modelPath, "init_ms": LambdaHandler.round(initMs),
-                           "image": handler.classifier.image.map { "\($0.width)x\($0.height)" } ?? "none"]))
+        log(Self.jsonLine(["event": "init", "outcome": "ok", "model": handler.classifier.path, "init_ms": LambdaHandler.round(initMs),
+                           "image": handler.classifier.image.map { "\($0.width)x\($0.height)" } ?? "none"].merging(source) { a, _ in a }))
 
         while true {
             let next: HTTPClientResponse

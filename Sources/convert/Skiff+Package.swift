@@ -9,7 +9,7 @@ extension Skiff {
     struct Package: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Package a model for deployment.",
-            subcommands: [LambdaContextCommand.self])
+            subcommands: [LambdaContextCommand.self, S3.self])
     }
 }
 
@@ -88,7 +88,10 @@ extension Skiff.Package {
             """)
 
         @Option(help: "A recipe name or file, or a .skiff model.")
-        var model: String
+        var model: String?
+
+        @Option(name: .customLong("model-source"), help: "s3://BUCKET/PREFIX/NAME[/VERSION] (see 'skiff package s3'): build an image without the model; the runtime downloads and checks it during init.")
+        var modelSource: String?
 
         @Option(help: "The source model a recipe converts (.h5 or .keras).")
         var from: String?
@@ -128,8 +131,12 @@ extension Skiff.Package {
             var settings: LambdaContext.Settings
             var files: Int
             var bytes: Int
-            var modelSHA256: String
+            var modelSHA256: String?
             var conversion: Converter.Summary?
+        }
+
+        func validate() throws {
+            if model == nil && modelSource == nil { throw ValidationError("give --model (a recipe or a .skiff file) or --model-source s3://…") }
         }
 
         func run() throws {
@@ -137,9 +144,13 @@ extension Skiff.Package {
             let scratch = fm.temporaryDirectory.appendingPathComponent("skiff-package-\(ProcessInfo.processInfo.processIdentifier)")
             try fm.createDirectory(at: scratch, withIntermediateDirectories: true)
             defer { try? fm.removeItem(at: scratch) }
-            let deployable = try DeployableModel.prepare(model: model, from: from, labels: labels, scratch: scratch)
-            let recipe = deployable.recipe
-            let functionName = name ?? recipe?.name ?? deployable.classifier.name
+            var source: S3ModelSource?
+            if let modelSource { do { source = try S3ModelSource(modelSource) } catch let e as ServingError { throw ValidationError(e.message) } }
+            // With --model-source the model is not baked in; --model (if given) only supplies a recipe's deploy settings.
+            let deployable: DeployableModel? = source != nil && (model == nil || from == nil) ? nil
+                : try DeployableModel.prepare(model: model!, from: from, labels: labels, scratch: scratch)
+            let recipe = try deployable?.recipe ?? model.flatMap { $0.hasSuffix(".skiff") ? nil : try RecipeBook.find($0) }
+            let functionName = name ?? recipe?.name ?? deployable?.classifier.name ?? source!.name
             var check = recipe ?? Recipe(name: functionName.isEmpty ? "model" : functionName, description: "", source: .init(format: "skiff"))
             check.name = functionName
             check.path = nil
@@ -151,23 +162,25 @@ extension Skiff.Package {
             do { try check.validate() } catch let e as FormatsError { throw ValidationError(e.message.replacingOccurrences(of: "field 'deploy.", with: "'--").replacingOccurrences(of: "field 'name'", with: "--name")) }
             let settings = LambdaContext.Settings(
                 name: functionName, memory: check.deploy.memory, timeout: check.deploy.timeout, architecture: check.deploy.architecture,
-                topK: check.deploy.topK, mode: prebuilt ? .prebuilt : .source, modelSummary: deployable.summary)
+                topK: check.deploy.topK, mode: prebuilt ? .prebuilt : .source,
+                modelSummary: deployable?.summary ?? "the model published at \(source!.uri) (downloaded and checked against its manifest during init)",
+                modelSource: source?.uri)
             var runtimeFiles: [String: String] = [:]
             if prebuilt { runtimeFiles = try Self.prebuiltRuntime(for: settings.architecture) }
             let dir = output ?? "\(functionName)-lambda"
             let manifest = try LambdaContext(settings: settings).write(
-                to: dir, model: deployable.path, recipe: recipe?.name, sourceRoot: SourceTree.root(), runtimeFiles: runtimeFiles, replace: force)
+                to: dir, model: source == nil ? deployable?.path : nil, recipe: recipe?.name, sourceRoot: SourceTree.root(), runtimeFiles: runtimeFiles, replace: force)
             let bytes = manifest.files.reduce(0) { $0 + $1.size }
             if global.json {
                 return try CLIOutput.printJSON(Report(context: dir, mode: settings.mode.rawValue, settings: settings, files: manifest.files.count + 1,
-                                                      bytes: bytes, modelSHA256: manifest.model_sha256, conversion: deployable.conversion))
+                                                      bytes: bytes, modelSHA256: manifest.model_sha256, conversion: deployable?.conversion))
             }
-            if let c = deployable.conversion {
+            if let c = deployable?.conversion {
                 print("converted \(from ?? "") with recipe '\(recipe?.name ?? "")': \(c.nodes) nodes, \(CLIOutput.bytes(c.fileBytes))"
                       + (c.verification.first.map { ", self-check \($0.passed ? "ok" : "FAILED")" } ?? ""))
             }
             print("wrote \(dir)/ (\(settings.mode.rawValue) build, \(settings.architecture), \(settings.memory) MB, \(settings.timeout) s): \(manifest.files.count + 1) files, \(CLIOutput.bytes(bytes))")
-            print("  model: \(deployable.summary)")
+            print("  model: \(settings.modelSummary)")
             print("  next:  cd \(dir) && ./push.sh      (see \(dir)/README.md)")
         }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Engine
 import Formats
+import Serving
 
 /// The `skiff` command tree. Each command group lives in its own file as an extension.
 @main
@@ -32,6 +33,9 @@ struct Skiff: ParsableCommand {
                 if let cause = error.underlying { CLIOutput.error("  caused by: \(cause)") }
             }
             Foundation.exit(ExitCode.fileError.rawValue)
+        } catch let error as ServingError {
+            CLIOutput.error(error.message)
+            Foundation.exit(ExitCode.fileError.rawValue)
         } catch {
             let code = exitCode(for: error)
             if code == .success {
@@ -40,6 +44,8 @@ struct Skiff: ParsableCommand {
             if code == .validationFailure {
                 var message = fullMessage(for: error)
                 if message.hasPrefix("Error: ") { message.removeFirst(7) }
+                // One line: the usage text ArgumentParser appends is for --help, not for errors.
+                if let usage = message.range(of: "\nUsage: ") { message = String(message[..<usage.lowerBound]) }
                 CLIOutput.error(message)
                 Foundation.exit(ExitCode.fileError.rawValue)
             }
