@@ -40,6 +40,9 @@ extension Skiff.Package {
         @Option(help: "An S3-compatible endpoint URL (MinIO, LocalStack, …); path-style addressing is used with it.")
         var endpoint: String?
 
+        @Option(help: "Bucket addressing: path (bucket in the path; the default with --endpoint) or virtual (bucket in the host name; the default on AWS).")
+        var addressing: String?
+
         @Option(help: "Region (default: $AWS_REGION, the profile's, else us-east-1).")
         var region: String?
 
@@ -67,6 +70,7 @@ extension Skiff.Package {
             if layoutOnly && output == nil { throw ValidationError("--layout-only needs -o DIR") }
             if !layoutOnly && bucket == nil { throw ValidationError("give --bucket (or --layout-only -o DIR)") }
             if partSizeMB < 5 { throw ValidationError("--part-size-mb must be at least 5 (S3's minimum part size)") }
+            if let a = addressing, a != "path" && a != "virtual" { throw ValidationError("--addressing must be path or virtual, not '\(a)'") }
         }
 
         func run() throws {
@@ -96,7 +100,8 @@ extension Skiff.Package {
             let env = ProcessInfo.processInfo.environment
             let credentials: AWSCredentials
             do { credentials = try AWSCredentials.resolve(profile: profile, environment: env) } catch let e as ServingError { throw ValidationError(e.message) }
-            let client = try S3Client(endpoint: endpoint, region: region ?? AWSCredentials.region(profile: profile, environment: env), credentials: credentials)
+            let client = try S3Client(endpoint: endpoint, region: region ?? AWSCredentials.region(profile: profile, environment: env), credentials: credentials,
+                                  pathStyle: addressing.map { $0 == "path" })
             let bucket = self.bucket!, prefix = self.prefix, version = self.version, recipe = deployable.recipe?.name, path = deployable.path
             let createBucket = self.createBucket, dryRun = self.dryRun, partSize = partSizeMB << 20
             let bar = UploadProgress(enabled: !global.json && isatty(2) != 0, total: (try? fm.attributesOfItem(atPath: path)[.size] as? Int) ?? 0)

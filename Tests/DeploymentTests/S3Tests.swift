@@ -227,6 +227,19 @@ final class MotoServer: @unchecked Sendable {
         while p2.isRunning { try await Task.sleep(nanoseconds: 10_000_000) }
         #expect(p2.terminationStatus == 1)
         await server2.stop()
+
+        // An object that no longer matches its manifest (tampered or corrupted) is refused, not loaded.
+        let s3 = try moto.client()
+        try await s3.put(bucket: "models", key: "prod/vision/classifier/1/model.skiff", body: Array(try Data(contentsOf: URL(fileURLWithPath: model)).dropLast(7)))
+        await s3.shutdown()
+        let server3 = try await RuntimeAPIServer.start()
+        env["SKIFF_MODEL_SOURCE"] = "s3://models/prod/vision/classifier/1"
+        env["TMPDIR"] = try temporaryDirectory()
+        let (p3, _) = try LambdaRuntimeTests.launch(["lambda"], server: server3, cwd: dir, environment: env)
+        let tampered = await server3.result("init")
+        #expect((tampered?.json?["errorMessage"] as? String)?.contains("does not match its manifest") == true, "\(tampered?.json ?? [:])")
+        while p3.isRunning { try await Task.sleep(nanoseconds: 10_000_000) }
+        await server3.stop()
     }
 
     @Test func layoutOnlyWritesTheSameTreeLocally() throws {
@@ -261,5 +274,20 @@ final class MotoServer: @unchecked Sendable {
         #expect(AWSCredentials.region(profile: "work", environment: env) == "eu-west-2")
         #expect(try AWSCredentials.resolve(environment: env.merging(["AWS_ACCESS_KEY_ID": "AKIAENV", "AWS_SECRET_ACCESS_KEY": "x"]) { $1 }).accessKeyID == "AKIAENV")
         #expect(throws: ServingError.self) { try AWSCredentials.resolve(profile: "missing", environment: env) }
+    }
+}
+
+@Suite struct SigV4Tests {
+    /// The GET Object example of AWS's Signature Version 4 documentation (its published keys, request and signature).
+    @Test func matchesAWSsPublishedExample() {
+        let signer = SigV4(credentials: AWSCredentials(accessKeyID: "AKIAIOSFODNN7EXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"), region: "us-east-1")
+        var headers = [("Range", "bytes=0-9")]
+        signer.sign(method: "GET", host: "examplebucket.s3.amazonaws.com", path: "/test.txt", query: [], headers: &headers,
+                    payloadSHA256: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", date: Date(timeIntervalSince1970: 1_369_353_600))
+        let auth = headers.first { $0.0 == "Authorization" }?.1 ?? ""
+        #expect(auth == "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, "
+                + "SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41")
+        #expect(SigV4.encode("a b/c~d") == "a%20b%2Fc~d")
+        #expect(SigV4.encode("a b/c", keepSlash: true) == "a%20b/c")
     }
 }
