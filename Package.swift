@@ -37,7 +37,7 @@ let package = Package(
         .target(name: "CSkiffKernels", cSettings: [.unsafeFlags(["-O3"])]),
 
         // Skiff's own modules.
-        .target(name: "Formats", dependencies: ["CZstd", "CHDF5", "CProtobufC", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+        .target(name: "Formats", dependencies: ["CZstd", "CHDF5", "CProtobufC", "CSkiffKernels", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                                                .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Engine", dependencies: ["Formats", "COpenBLAS", "CTurboJPEG", "CSkiffKernels"]),
         .target(name: "Packager", dependencies: ["Formats", .product(name: "Yams", package: "Yams")]),

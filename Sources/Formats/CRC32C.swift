@@ -1,6 +1,12 @@
+import CSkiffKernels
+
 /// CRC-32C (Castagnoli): reflected polynomial 0x82F63B78, init and final XOR 0xFFFFFFFF.
 /// Used for `.skiff` checksums and, unmasked or masked, by TensorFlow's checkpoint files.
+/// The SSE4.2 `crc32` instruction computes it when the CPU has it; the slicing-by-8 tables below are the
+/// definition and the fallback (tests check both agree).
 public struct CRC32C: Sendable {
+    static let hardware = skiff_has_crc32c_hw() != 0
+
     private var state: UInt32 = 0xFFFF_FFFF
 
     public init() {}
@@ -20,6 +26,16 @@ public struct CRC32C: Sendable {
     }()
 
     public mutating func update(_ buffer: UnsafeRawBufferPointer) {
+        guard let base = buffer.baseAddress else { return }
+        if Self.hardware {
+            state = skiff_crc32c_hw(state, base, buffer.count)
+            return
+        }
+        updateSoftware(buffer)
+    }
+
+    /// The table-driven definition (always available).
+    public mutating func updateSoftware(_ buffer: UnsafeRawBufferPointer) {
         guard let base = buffer.baseAddress else { return }
         var crc = state
         var i = 0

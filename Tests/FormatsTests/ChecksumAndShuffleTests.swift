@@ -22,6 +22,17 @@ import TestSupport
         }
     }
 
+    @Test func hardwareCRCAgreesWithTheTableDefinition() {
+        var rng = SeededRandom(seed: 7)
+        let data = (0..<4099).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        for (start, length) in [(0, 0), (0, 1), (1, 7), (3, 8), (5, 9), (0, 64), (13, 1000), (0, 4099), (2, 4097)] {
+            let slice = Array(data[start..<(start + length)])
+            var table = CRC32C()
+            slice.withUnsafeBytes { table.updateSoftware($0) }
+            #expect(CRC32C.checksum(slice) == table.value, "offset \(start), length \(length)")
+        }
+    }
+
     @Test func maskRoundTripsAndMatchesTheRotateAddRule() {
         for crc: UInt32 in [0, 1, 0xE306_9283, 0xFFFF_FFFF] {
             #expect(CRC32C.unmask(CRC32C.mask(crc)) == crc)

@@ -23,4 +23,10 @@ void skiff_clamp(float *p, size_t n, float lo, float hi);
 /* In place: kind 1 sigmoid, 2 swish (x·sigmoid(x)), 3 hard swish (x·relu6(x+3)/6). Returns 0 when the
    kind is unknown or the CPU lacks AVX2/FMA (the caller then uses its scalar definition). */
 int skiff_activate(float *p, size_t n, int kind);
+
+/* CRC-32C (Castagnoli) with the SSE4.2 crc32 instruction: `state` is the running register (start with
+   0xFFFFFFFF, XOR the result with 0xFFFFFFFF at the end). Returns 0 from skiff_has_crc32c_hw() when the CPU
+   lacks the instruction; the caller then uses its table-driven definition. */
+int skiff_has_crc32c_hw(void);
+unsigned int skiff_crc32c_hw(unsigned int state, const void *p, size_t n);
 #endif
