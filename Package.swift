@@ -33,11 +33,14 @@ let package = Package(
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
+        // protobuf-c code generated from proto/skiff_tf.proto by scripts/gen-proto.sh (committed).
+        .target(name: "CSavedModelProto", dependencies: ["CProtobufC"]),
+
         // Skiff's own C kernels (AVX2/FMA micro-kernels, chosen at run time; no system library).
         .target(name: "CSkiffKernels", cSettings: [.unsafeFlags(["-O3"])]),
 
         // Skiff's own modules.
-        .target(name: "Formats", dependencies: ["CZstd", "CHDF5", "CProtobufC", "CSkiffKernels", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+        .target(name: "Formats", dependencies: ["CZstd", "CHDF5", "CProtobufC", "CSavedModelProto", "CSkiffKernels", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                                                .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Engine", dependencies: ["Formats", "COpenBLAS", "CTurboJPEG", "CSkiffKernels"]),
         .target(name: "Packager", dependencies: ["Formats", .product(name: "Yams", package: "Yams")]),

@@ -16,6 +16,8 @@ public struct FormatsError: Error, CustomStringConvertible, Sendable {
         case graphInvalid
         // NumPy files.
         case npyInvalid, npyUnsupported
+        // TensorFlow SavedModel and TensorBundle.
+        case protobufInvalid, tableChecksum, bundleInvalid
     }
 
     public let code: Code

@@ -5,15 +5,38 @@ import Formats
 extension Skiff {
     struct Inspect: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Describe a .skiff file: signatures, labels, ops, parameters, tensor storage and provenance.",
-            discussion: "The file is fully validated first (checksums, sizes, graph), so a file inspect accepts is one the engine can load.")
+            abstract: "Describe a .skiff file (signatures, labels, ops, parameters, storage, provenance) or a TensorFlow SavedModel directory.",
+            discussion: "A .skiff file is fully validated first (checksums, sizes, graph), so a file inspect accepts is one the engine can load. For a SavedModel directory (or a TF Serving model folder with numbered versions) it lists tag sets, signatures, the op histogram over the graph and its functions, and the checkpoint's variables, each checked against its CRC-32C.")
 
-        @Argument(help: "The .skiff file.")
+        @Argument(help: "The .skiff file or SavedModel directory.")
         var file: String
+
+        @Option(help: "For a TF Serving model folder: the version to inspect (default: the highest).")
+        var version: Int?
 
         @OptionGroup var global: GlobalOptions
 
         func run() throws {
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: file, isDirectory: &isDirectory), isDirectory.boolValue {
+                let info = try SavedModelInfo(directory: file, version: version)
+                let bundle = FileManager.default.fileExists(atPath: info.path + "/variables/variables.index") ? try TensorBundle(prefix: info.path + "/variables/variables") : nil
+                for v in info.variables where v.dtype != "string" { _ = try bundle?.bytes(v.key) }  // every checksum
+                if global.json { return try CLIOutput.printJSON(info) }
+                print("\(info.path): TensorFlow SavedModel\(info.tensorflowVersion.map { " (written by TensorFlow \($0))" } ?? "")")
+                print("  tag sets: \(info.tags.map { "{" + $0.joined(separator: ", ") + "}" }.joined(separator: " "))")
+                for s in info.signatures {
+                    print("  signature '\(s.name)' (\(s.method))")
+                    for t in s.inputs { print("    in  \(t.key): \(t.dtype)\(t.shape.map { "\($0)" } ?? "[?]")  ← \(t.tensor)") }
+                    for t in s.outputs { print("    out \(t.key): \(t.dtype)\(t.shape.map { "\($0)" } ?? "[?]")  ← \(t.tensor)") }
+                }
+                let total = info.ops.values.reduce(0, +)
+                print("  ops: \(total) nodes in the graph and \(info.functions) functions")
+                for (op, n) in info.ops.sorted(by: { $0.value > $1.value || ($0.value == $1.value && $0.key < $1.key) }) { print("    \(String(n).leftPad(5)) \(op)") }
+                print("  variables: \(info.variables.count), \(CLIOutput.bytes(info.variables.reduce(0) { $0 + $1.bytes })) (checksums ok)")
+                for v in info.variables { print("    \(v.key)  \(v.dtype)\(v.shape)") }
+                return
+            }
             let skiff = try SkiffFile(path: file)
             let report = InspectReport(skiff)
             if global.json { try CLIOutput.printJSON(report) } else { print(report.text, terminator: "") }
@@ -133,4 +156,8 @@ struct InspectReport: Encodable {
         }
         return out
     }
+}
+
+extension String {
+    func leftPad(_ n: Int) -> String { count >= n ? self : String(repeating: " ", count: n - count) + self }
 }

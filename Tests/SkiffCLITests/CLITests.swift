@@ -68,3 +68,19 @@ import TestSupport
         #expect(r.stdout.contains("tiny-classifier"))
     }
 }
+
+@Suite struct InspectSavedModelTests {
+    @Test func inspectListsSignaturesOpsAndVariablesOfASavedModel() throws {
+        let dir = packageRoot + "/fixtures/savedmodel/tfkeras_save"
+        let text = try SkiffRun("inspect", dir)
+        #expect(text.status == 0, "\(text.stderr)")
+        #expect(text.stdout.contains("signature 'serving_default'") && text.stdout.contains("Conv2D") && text.stdout.contains("checksums ok"))
+        let json = try SkiffRun("inspect", dir, "--json")
+        let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        #expect((object?["variables"] as? [Any])?.count == 8)
+        #expect(((object?["ops"] as? [String: Int])?["Conv2D"] ?? 0) >= 1)
+        let missing = try SkiffRun("inspect", packageRoot + "/fixtures")
+        #expect(missing.status == 2)
+        #expect(missing.stderr.contains("not a SavedModel"))
+    }
+}

@@ -1,0 +1,125 @@
+import CSavedModelProto
+import Foundation
+
+/// What a TensorFlow SavedModel directory holds, read with protobuf-c from `saved_model.pb` and from the
+/// TensorBundle checkpoint: tag sets, signatures, an op histogram over the graph and every library function,
+/// and the checkpoint's variables. The converter builds on the same parse.
+public struct SavedModelInfo: Sendable, Encodable {
+    public struct TensorSpec: Sendable, Encodable, Equatable {
+        public var key: String
+        public var tensor: String
+        public var dtype: String
+        public var shape: [Int]?
+    }
+    public struct SignatureInfo: Sendable, Encodable {
+        public var name: String
+        public var method: String
+        public var inputs: [TensorSpec]
+        public var outputs: [TensorSpec]
+    }
+    public struct Variable: Sendable, Encodable {
+        public var key: String
+        public var dtype: String
+        public var shape: [Int]
+        public var bytes: Int
+    }
+
+    public var path: String
+    public var tags: [[String]]
+    public var tensorflowVersion: String?
+    public var signatures: [SignatureInfo]
+    public var ops: [String: Int]
+    public var functions: Int
+    public var variables: [Variable]
+
+    static let maxProtoBytes = 1 << 31 - 1  // protobuf's own 2 GiB message limit
+
+    /// `directory` itself when it holds `saved_model.pb`, else (a TF Serving model folder) its highest
+    /// integer version subfolder, or `version` when given.
+    public static func resolve(_ directory: String, version: Int? = nil) throws -> String {
+        let fm = FileManager.default
+        if version == nil, fm.fileExists(atPath: directory + "/saved_model.pb") { return directory }
+        let versions = ((try? fm.contentsOfDirectory(atPath: directory)) ?? []).compactMap { Int($0) }.filter { fm.fileExists(atPath: "\(directory)/\($0)/saved_model.pb") }.sorted()
+        if let version {
+            guard versions.contains(version) else { throw FormatsError(.io, "has no version \(version) with a saved_model.pb (found: \(versions.map(String.init).joined(separator: ", ")))", file: directory) }
+            return "\(directory)/\(version)"
+        }
+        guard let latest = versions.last else { throw FormatsError(.io, "is not a SavedModel: no saved_model.pb here or in a numbered version folder", file: directory) }
+        return "\(directory)/\(latest)"
+    }
+
+    public static func dtypeName(_ n: Int) -> String {
+        let names = [1: "float32", 2: "float64", 3: "int32", 4: "uint8", 5: "int16", 6: "int8", 7: "string", 9: "int64", 10: "bool",
+                     14: "bfloat16", 17: "uint16", 19: "float16", 20: "resource", 21: "variant", 22: "uint32", 23: "uint64"]
+        return names[n] ?? "dtype(\(n))"
+    }
+
+    public init(directory: String, version: Int? = nil) throws {
+        let dir = try Self.resolve(directory, version: version)
+        let pb = dir + "/saved_model.pb"
+        guard let data = FileManager.default.contents(atPath: pb) else { throw FormatsError(.io, "cannot read saved_model.pb", file: pb) }
+        guard data.count <= Self.maxProtoBytes else { throw FormatsError(.absurdShape, "is \(data.count) bytes, over protobuf's 2 GiB limit", file: pb) }
+        guard let model = Array(data).withUnsafeBufferPointer({ skiff__tf__saved_model__unpack(nil, $0.count, $0.baseAddress) }) else {
+            throw FormatsError(.protobufInvalid, "is not a SavedModel protobuf (protobuf-c could not decode it)", file: pb)
+        }
+        defer { skiff__tf__saved_model__free_unpacked(model, nil) }
+        func str(_ p: UnsafeMutablePointer<CChar>?) -> String { p.map { String(cString: $0) } ?? "" }
+        func shape(_ s: UnsafeMutablePointer<Skiff__Tf__TensorShapeProto>?) -> [Int]? {
+            guard let s, s.pointee.unknown_rank == 0 else { return nil }
+            return (0..<Int(s.pointee.n_dim)).map { Int(s.pointee.dim[$0]!.pointee.size) }
+        }
+        var tags: [[String]] = []
+        var signatures: [SignatureInfo] = []
+        var ops: [String: Int] = [:]
+        var functions = 0
+        var tfVersion: String?
+        for m in 0..<Int(model.pointee.n_meta_graphs) {
+            guard let meta = model.pointee.meta_graphs[m] else { continue }
+            if let info = meta.pointee.meta_info_def {
+                tags.append((0..<Int(info.pointee.n_tags)).map { str(info.pointee.tags[$0]) })
+                tfVersion = tfVersion ?? str(info.pointee.tensorflow_version)
+            }
+            for s in 0..<Int(meta.pointee.n_signature_def) {
+                guard let entry = meta.pointee.signature_def[s], let def = entry.pointee.value else { continue }
+                func specs(_ n: Int, _ list: UnsafeMutablePointer<UnsafeMutablePointer<Skiff__Tf__SignatureDef__InputsEntry>?>?) -> [TensorSpec] {
+                    (0..<n).compactMap { i in
+                        guard let e = list?[i], let t = e.pointee.value else { return nil }
+                        let tensor = t.pointee.encoding_case == SKIFF__TF__TENSOR_INFO__ENCODING_NAME ? str(t.pointee.name) : "(composite)"
+                        return TensorSpec(key: str(e.pointee.key), tensor: tensor, dtype: Self.dtypeName(Int(t.pointee.dtype.rawValue)), shape: shape(t.pointee.tensor_shape))
+                    }.sorted { $0.key < $1.key }
+                }
+                let outputs = (0..<Int(def.pointee.n_outputs)).compactMap { i -> TensorSpec? in
+                    guard let e = def.pointee.outputs[i], let t = e.pointee.value else { return nil }
+                    let tensor = t.pointee.encoding_case == SKIFF__TF__TENSOR_INFO__ENCODING_NAME ? str(t.pointee.name) : "(composite)"
+                    return TensorSpec(key: str(e.pointee.key), tensor: tensor, dtype: Self.dtypeName(Int(t.pointee.dtype.rawValue)), shape: shape(t.pointee.tensor_shape))
+                }.sorted { $0.key < $1.key }
+                signatures.append(SignatureInfo(name: str(entry.pointee.key), method: str(def.pointee.method_name),
+                                                inputs: specs(Int(def.pointee.n_inputs), def.pointee.inputs), outputs: outputs))
+            }
+            if let graph = meta.pointee.graph_def {
+                for n in 0..<Int(graph.pointee.n_node) { ops[str(graph.pointee.node[n]!.pointee.op), default: 0] += 1 }
+                if let lib = graph.pointee.library {
+                    functions += Int(lib.pointee.n_function)
+                    for f in 0..<Int(lib.pointee.n_function) {
+                        let fn = lib.pointee.function[f]!
+                        for n in 0..<Int(fn.pointee.n_node_def) { ops[str(fn.pointee.node_def[n]!.pointee.op), default: 0] += 1 }
+                    }
+                }
+            }
+        }
+        var variables: [Variable] = []
+        let prefix = dir + "/variables/variables"
+        if FileManager.default.fileExists(atPath: prefix + ".index") {
+            let bundle = try TensorBundle(prefix: prefix)
+            variables = bundle.entries.filter { $0.key != "_CHECKPOINTABLE_OBJECT_GRAPH" }
+                .map { Variable(key: $0.key, dtype: Self.dtypeName($0.dtype), shape: $0.shape, bytes: $0.size) }
+        }
+        self.path = dir
+        self.tags = tags
+        self.tensorflowVersion = tfVersion
+        self.signatures = signatures.sorted { $0.name < $1.name }
+        self.ops = ops
+        self.functions = functions
+        self.variables = variables
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+import Testing
+@testable import Formats
+import TestSupport
+
+/// The SavedModel and TensorBundle readers against SavedModels TensorFlow wrote
+/// (fixtures/make_savedmodel_fixtures.py records what TensorFlow itself reports about each).
+@Suite struct SavedModelTests {
+    static let directory = packageRoot + "/fixtures/savedmodel"
+
+    struct Facts: Decodable {
+        struct Spec: Decodable { var dtype: String; var shape: [Int] }
+        struct Signature: Decodable { var inputs: [String: Spec]; var outputs: [String: Spec] }
+        struct Variable: Decodable { var dtype: String; var shape: [Int]; var first: [Double]? }
+        var signatures: [String: Signature]
+        var variables: [String: Variable]
+    }
+    static let facts: [String: Facts] = {
+        let data = FileManager.default.contents(atPath: directory + "/index.json") ?? Data("{}".utf8)
+        return (try? JSONDecoder().decode([String: Facts].self, from: data)) ?? [:]
+    }()
+
+    @Test(arguments: ["keras3_export", "tfkeras_save", "tf_module"])
+    func signaturesAndVariablesMatchWhatTensorFlowReports(name: String) throws {
+        let want = try #require(Self.facts[name])
+        let info = try SavedModelInfo(directory: Self.directory + "/" + name)
+        #expect(info.tags == [["serve"]])
+        let sig = try #require(info.signatures.first { $0.name == "serving_default" })
+        #expect(sig.method == "tensorflow/serving/predict")
+        let tfSig = try #require(want.signatures["serving_default"])
+        #expect(Dictionary(uniqueKeysWithValues: sig.inputs.map { ($0.key, $0.dtype) }) == tfSig.inputs.mapValues(\.dtype))
+        #expect(Dictionary(uniqueKeysWithValues: sig.inputs.map { ($0.key, $0.shape ?? []) }) == tfSig.inputs.mapValues(\.shape))
+        #expect(Dictionary(uniqueKeysWithValues: sig.outputs.map { ($0.key, $0.shape ?? []) }) == tfSig.outputs.mapValues(\.shape))
+
+        #expect(Set(info.variables.map(\.key)) == Set(want.variables.keys))
+        let bundle = try TensorBundle(prefix: info.path + "/variables/variables")
+        for v in info.variables {
+            let tf = try #require(want.variables[v.key])
+            #expect(v.shape == tf.shape, "\(v.key)")
+            #expect(v.dtype == tf.dtype, "\(v.key)")
+            if let first = tf.first, v.dtype == "float32" {
+                let values = try bundle.floats(v.key)
+                #expect(values.count == tf.shape.reduce(1, *))
+                #expect(zip(values, first).allSatisfy { Double($0) == $1 }, "\(v.key): \(values.prefix(4)) vs \(first)")
+            }
+        }
+        #expect(info.ops["StatefulPartitionedCall"] ?? 0 > 0)
+        #expect(info.functions > 0)
+    }
+
+    func copy(_ name: String) throws -> String {
+        let dir = try temporaryDirectory() + "/" + name
+        try FileManager.default.copyItem(atPath: Self.directory + "/" + name, toPath: dir)
+        return dir
+    }
+
+    func flip(_ path: String, at offset: Int) throws {
+        var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+        let i = offset >= 0 ? offset : bytes.count + offset
+        bytes[i] ^= 0x40
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+    }
+
+    @Test func corruptedCheckpointsAreRefusedNamingTheProblem() throws {
+        // A flipped bit in a tensor's bytes: that entry's CRC-32C fails.
+        let a = try copy("tf_module")
+        let bundle = try TensorBundle(prefix: a + "/variables/variables")
+        let entry = try #require(bundle.entries.first { $0.dtype == 1 })
+        try flip(bundle.shardPath(entry.shard), at: entry.offset)
+        _ = expectFormatsError(.tensorChecksum, entry.key) { try bundle.bytes(entry.key) }
+
+        // A flipped bit inside an index block: the block checksum fails.
+        let b = try copy("tf_module")
+        try flip(b + "/variables/variables.index", at: 3)
+        _ = expectFormatsError(.tableChecksum, "checksum") { try TensorBundle(prefix: b + "/variables/variables") }
+
+        // A broken footer magic; a file too short to be a table.
+        let c = try copy("tf_module")
+        try flip(c + "/variables/variables.index", at: -1)
+        _ = expectFormatsError(.badMagic, "magic") { try TensorBundle(prefix: c + "/variables/variables") }
+        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: c + "/variables/variables.index"))
+        _ = expectFormatsError(.fileTooSmall, "footer") { try TensorBundle(prefix: c + "/variables/variables") }
+
+        // saved_model.pb that is not a protobuf.
+        let d = try copy("tf_module")
+        try Data(repeating: 0xFF, count: 64).write(to: URL(fileURLWithPath: d + "/saved_model.pb"))
+        _ = expectFormatsError(.protobufInvalid, "SavedModel") { try SavedModelInfo(directory: d) }
+        _ = expectFormatsError(.io, "not a SavedModel") { try SavedModelInfo(directory: packageRoot + "/fixtures/keras") }
+    }
+
+    @Test func servingModelFoldersPickTheHighestVersion() throws {
+        let root = try temporaryDirectory()
+        for v in ["1", "3", "notaversion"] {
+            try FileManager.default.copyItem(atPath: Self.directory + "/tf_module", toPath: "\(root)/\(v)")
+        }
+        #expect(try SavedModelInfo.resolve(root) == root + "/3")
+        #expect(try SavedModelInfo.resolve(root, version: 1) == root + "/1")
+        _ = expectFormatsError(.io, "no version 2") { try SavedModelInfo.resolve(root, version: 2) }
+    }
+}
