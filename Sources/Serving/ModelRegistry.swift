@@ -9,20 +9,46 @@ public final class ModelRegistry: Sendable {
     public init(models: [String: [Int: Classifier]]) { self.models = models }
 
     /// `files` are served as version 1 under their file stem (or `names`, in order); `config` adds the models of a
-    /// TF Serving `models.config`.
-    public static func load(files: [String], names: [String] = [], config: String? = nil) throws -> ModelRegistry {
+    /// TF Serving `models.config`. Files and base paths may be `s3://BUCKET/PREFIX/NAME[/VERSION]` folders published
+    /// by `skiff package s3`: they are downloaded into `cache` with `s3`, checked against their manifests, and
+    /// served under their published version.
+    public static func load(files: [String], names: [String] = [], config: String? = nil,
+                            s3: S3Client? = nil, cache: String = NSTemporaryDirectory() + "skiff-models") async throws -> ModelRegistry {
         var models: [String: [Int: Classifier]] = [:]
-        for (i, path) in files.enumerated() {
-            let name = i < names.count ? names[i] : URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+        func fetch(_ uri: String, version: Int? = nil) async throws -> (path: String, version: Int, name: String) {
+            guard let s3 else { throw ServingError(.badRequest, "\(uri): S3 sources need credentials (AWS_ACCESS_KEY_ID / --profile)") }
+            var source = try S3ModelSource(uri)
+            if let version { source.version = version }
+            let fetched = try await source.fetch(client: s3, cache: cache)
+            return (fetched.path, fetched.version, source.name)
+        }
+        for (i, file) in files.enumerated() {
+            var path = file, version = 1
+            var stem = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
+            if file.hasPrefix("s3://") { (path, version, stem) = try await fetch(file) }
+            let name = i < names.count ? names[i] : stem
             guard models[name] == nil else { throw ServingError(.badRequest, "two models are named '\(name)'; give each a --name") }
-            models[name] = [1: try Classifier(path: path, name: name, version: 1, requireImage: false)]
+            models[name] = [version: try Classifier(path: path, name: name, version: version, requireImage: false)]
         }
         if let config {
             for entry in try ModelConfig.parse(path: config) {
                 guard models[entry.name] == nil else { throw FormatsError(.manifestInvalid, "model '\(entry.name)' is defined twice", file: config) }
                 var versions: [Int: Classifier] = [:]
-                for v in try entry.versionsToServe() {
-                    versions[v] = try Classifier(path: "\(entry.basePath)/\(v)/model.skiff", name: entry.name, version: v, requireImage: false)
+                if entry.basePath.hasPrefix("s3://") {
+                    let wanted: [Int?]
+                    switch entry.policy {
+                    case .latest(1): wanted = [nil]
+                    case .specific(let list): wanted = list
+                    default: throw FormatsError(.manifestInvalid, "model '\(entry.name)': an s3:// base_path serves the latest version or specific versions", file: config)
+                    }
+                    for w in wanted {
+                        let fetched = try await fetch(entry.basePath, version: w)
+                        versions[fetched.version] = try Classifier(path: fetched.path, name: entry.name, version: fetched.version, requireImage: false)
+                    }
+                } else {
+                    for v in try entry.versionsToServe() {
+                        versions[v] = try Classifier(path: "\(entry.basePath)/\(v)/model.skiff", name: entry.name, version: v, requireImage: false)
+                    }
                 }
                 models[entry.name] = versions
             }
@@ -92,7 +118,7 @@ public struct ModelConfig: Sendable, Equatable {
             func string(_ k: String) -> String? { fields.first { $0.0 == k }?.1.scalar }
             guard let name = string("name"), !name.isEmpty else { throw ServingError(.badRequest, "a config has no 'name'") }
             guard var basePath = string("base_path") else { throw ServingError(.badRequest, "config '\(name)' has no 'base_path'") }
-            if !basePath.hasPrefix("/") { basePath = base + "/" + basePath }
+            if !basePath.hasPrefix("/") && !basePath.hasPrefix("s3://") { basePath = base + "/" + basePath }
             var config = ModelConfig(name: name, basePath: basePath, platform: string("model_platform"))
             if let policy = fields.first(where: { $0.0 == "model_version_policy" })?.1.message, let (kind, body) = policy.first {
                 let inner = body.message ?? []

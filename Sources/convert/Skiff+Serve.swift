@@ -44,6 +44,15 @@ extension Skiff {
         @Option(help: "Classes returned by :labels and :classify unless the request says.")
         var top = 5
 
+        @Option(name: .customLong("s3-endpoint"), help: "An S3-compatible endpoint for s3:// models (default: AWS).")
+        var s3Endpoint: String?
+
+        @Option(help: "AWS profile for s3:// models (default: the environment, then $AWS_PROFILE or default).")
+        var profile: String?
+
+        @Option(help: "Where s3:// models are downloaded (default: $TMPDIR/skiff-models).")
+        var cache: String?
+
         func validate() throws {
             if models.isEmpty && modelConfig == nil { throw ValidationError("give .skiff files to serve or --model-config") }
             if !(0...65535).contains(port) { throw ValidationError("--port must be 0 … 65535") }
@@ -51,10 +60,19 @@ extension Skiff {
         }
 
         func run() throws {
-            let registry: ModelRegistry
-            do { registry = try ModelRegistry.load(files: models, names: name, config: modelConfig) } catch let e as ServingError {
-                throw ValidationError(e.message)
+            let usesS3 = models.contains { $0.hasPrefix("s3://") }
+                || (modelConfig.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) }?.contains("s3://") ?? false)
+            let env = ProcessInfo.processInfo.environment
+            let s3 = usesS3 ? try S3Client(endpoint: s3Endpoint, region: AWSCredentials.region(profile: profile, environment: env),
+                                            credentials: AWSCredentials.resolve(profile: profile, environment: env)) : nil
+            let (files, givenNames, config, cacheDir) = (models, name, modelConfig, cache ?? NSTemporaryDirectory() + "skiff-models")
+            nonisolated(unsafe) var loaded: ModelRegistry?
+            let loading = blockingAwait {
+                defer { if let s3 { Task { await s3.shutdown() } } }
+                loaded = try await ModelRegistry.load(files: files, names: givenNames, config: config, s3: s3, cache: cacheDir)
             }
+            if case .failure(let error) = loading { throw error }
+            let registry = loaded!
             var options = SkiffServer.Options()
             options.host = host
             options.port = port

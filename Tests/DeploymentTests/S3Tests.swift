@@ -242,6 +242,27 @@ final class MotoServer: @unchecked Sendable {
         await server3.stop()
     }
 
+    @Test func serveLoadsPublishedModelsFromS3() async throws {
+        let moto = try MotoServer()
+        let dir = try temporaryDirectory()
+        let model = try LambdaRuntimeTests.classifier(in: dir)
+        #expect(try Self.publish(moto, model, "--create-bucket").status == 0)
+        #expect(try Self.publish(moto, model, "--version", "4").status == 0)
+        try """
+        model_config_list { config { name: "cats" base_path: "s3://models/prod/vision/classifier" model_version_policy { specific { versions: 1 versions: 4 } } } }
+        """.write(toFile: dir + "/models.config", atomically: true, encoding: .utf8)
+        let server = try ServeProcess(["s3://models/prod/vision/classifier", "--model-config", dir + "/models.config",
+                                       "--s3-endpoint", moto.endpoint, "--cache", dir + "/cache"], environment: moto.environment)
+        let status = try await server.request("/v1/models/classifier").json?["model_version_status"] as? [[String: Any]]
+        #expect(status?.compactMap { $0["version"] as? String } == ["4"])
+        let cats = try await server.request("/v1/models/cats").json?["model_version_status"] as? [[String: Any]]
+        #expect(Set(cats?.compactMap { $0["version"] as? String } ?? []) == ["1", "4"])
+        let file = LambdaRuntimeTests.usable[2]
+        let r = try await server.request("/v1/models/cats/versions/1:labels", method: .POST, body: LambdaRuntimeTests.jpeg(file), contentType: "image/jpeg")
+        #expect((r.json?["predictions"] as? [[String: Any]])?.first?["label"] as? String == LambdaRuntimeTests.expectedTop1(file))
+        #expect(await server.stop() == 0)
+    }
+
     @Test func layoutOnlyWritesTheSameTreeLocally() throws {
         let dir = try temporaryDirectory()
         let model = try LambdaRuntimeTests.classifier(in: dir)

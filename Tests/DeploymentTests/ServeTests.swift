@@ -14,9 +14,10 @@ final class ServeProcess: @unchecked Sendable {
     let port: Int
     private let output = Pipe()
 
-    init(_ arguments: [String]) throws {
+    init(_ arguments: [String], environment: [String: String] = [:]) throws {
         process.executableURL = URL(fileURLWithPath: SkiffRun.binary)
         process.arguments = ["serve", "--port", "0"] + arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         process.standardOutput = output
         process.standardError = FileHandle.standardError
         try process.run()
