@@ -71,6 +71,6 @@ let package = Package(
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Yams", package: "Yams"),
-        ]),
+        ], exclude: ["Snapshots", "browser_upload.py"]),
     ]
 )
