@@ -7,7 +7,7 @@ extension Skiff {
     struct Convert: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Convert a trained model into a .skiff file.",
-            subcommands: [H5.self, Keras.self])
+            subcommands: [H5.self, Keras.self, SavedModel.self])
     }
 }
 
@@ -174,6 +174,33 @@ extension Skiff.Convert {
 
         func run() throws {
             try Converter(options: options, source: model) { try KerasReader.readArchive(path: model) }.run()
+        }
+    }
+}
+
+extension Skiff.Convert {
+    struct SavedModel: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "savedmodel",
+            abstract: "Convert a TensorFlow SavedModel directory (or a TF Serving model folder with numbered versions).",
+            discussion: "The signature's function is inlined through nested calls, variables are bound through the object graph, constant subgraphs are folded. Ops Skiff cannot convert are listed, with counts and an example node, before anything is written.")
+
+        @Argument(help: "The SavedModel directory.")
+        var directory: String
+
+        @Option(help: "The signature to convert.")
+        var signature = "serving_default"
+
+        @Option(help: "For a TF Serving model folder: the version (default: the highest).")
+        var version: Int?
+
+        @OptionGroup var options: ConvertOptions
+
+        func run() throws {
+            var opts = options
+            if opts.output == nil { opts.output = URL(fileURLWithPath: directory).standardizedFileURL.path + ".skiff" }
+            let (dir, sig, v) = (directory, signature, version)
+            try Converter(options: opts, source: directory) { try SavedModelReader.read(directory: dir, signature: sig, version: v) }.run()
         }
     }
 }

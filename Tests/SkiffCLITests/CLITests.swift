@@ -84,3 +84,39 @@ import TestSupport
         #expect(missing.stderr.contains("not a SavedModel"))
     }
 }
+
+/// `skiff convert savedmodel` on SavedModels from three TensorFlow writers, checked against TensorFlow's outputs.
+@Suite struct SavedModelConversionTests {
+    static let directory = packageRoot + "/fixtures/savedmodel"
+
+    @Test(arguments: ["keras3_export", "tfkeras_save", "tf_module"])
+    func convertedSavedModelsMatchTensorFlow(name: String) throws {
+        let dir = try temporaryDirectory()
+        let out = dir + "/\(name).skiff"
+        let c = try SkiffRun("convert", "savedmodel", Self.directory + "/" + name, "-o", out)
+        #expect(c.status == 0, "\(c.stderr)")
+        let r = try SkiffRun("run", out, "--input", Self.directory + "/\(name).in0.npy", "--output", dir + "/y.npy")
+        #expect(r.status == 0, "\(r.stderr)")
+        let got = try NpyArray(path: dir + "/y.npy").floats
+        let want = try NpyArray(path: Self.directory + "/\(name).out0.npy").floats
+        #expect(got.count == want.count)
+        #expect(zip(got, want).allSatisfy { abs($0 - $1) <= 1e-5 + 1e-4 * abs($1) }, "max error \(zip(got, want).map { abs($0 - $1) }.max() ?? 0)")
+        // A TF Serving model folder: the highest numbered version is converted.
+        let folder = dir + "/served"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Self.directory + "/" + name, toPath: folder + "/7")
+        #expect(try SkiffRun("convert", "savedmodel", folder, "-o", dir + "/v.skiff").status == 0)
+    }
+
+    @Test func unsupportedOpsAreListedAtOnceAndNothingIsWritten() throws {
+        let dir = try temporaryDirectory()
+        let r = try SkiffRun("convert", "savedmodel", Self.directory + "/unsupported_ops", "-o", dir + "/u.skiff")
+        #expect(r.status == 2)
+        for op in ["Cumsum ×2", "TopKV2", "StridedSlice"] { #expect(r.stderr.contains(op), "\(r.stderr)") }
+        #expect(r.stderr.split(separator: "\n").count == 1)
+        #expect(!FileManager.default.fileExists(atPath: dir + "/u.skiff"))
+        let sig = try SkiffRun("convert", "savedmodel", Self.directory + "/tf_module", "--signature", "nope", "-o", dir + "/n.skiff")
+        #expect(sig.status == 2)
+        #expect(sig.stderr.contains("serving_default"))
+    }
+}
