@@ -32,6 +32,9 @@ struct TFTensor {
     var dtype: Int
     var shape: [Int]
     var values: [Double]
+    /// Holds -1 for a dimension known only at run time (from `Shape` of the batch axis): usable as a reshape
+    /// target, never in arithmetic.
+    var symbolic = false
 }
 
 struct TFNode {
@@ -296,7 +299,9 @@ struct Lowering {
     /// TF ops lowered (or folded) here; the structural ones (calls, variables, Identity, Const, NoOp) are handled first.
     static let supported: Set<String> = ["Conv2D", "MatMul", "BiasAdd", "AddV2", "Add", "Sub", "Mul", "RealDiv", "Maximum", "Minimum",
                                          "Relu", "Relu6", "Sigmoid", "Tanh", "Elu", "Selu", "Softplus", "Exp", "Log", "Sqrt", "Rsqrt", "Square", "Neg",
-                                         "Softmax", "Mean", "Max", "Sum", "Reshape", "Squeeze", "ExpandDims", "FusedBatchNormV3", "FusedBatchNorm", "Cast"]
+                                         "Softmax", "Mean", "Max", "Sum", "Reshape", "Squeeze", "ExpandDims", "FusedBatchNormV3", "FusedBatchNorm", "Cast",
+                                         "DepthwiseConv2dNative", "MaxPool", "AvgPool", "Pad", "PadV2", "MirrorPad", "ConcatV2", "Transpose",
+                                         "Shape", "StridedSlice", "Pack"]
 
     mutating func ir(_ v: Value, _ hint: String) throws -> String {
         switch v {
@@ -342,6 +347,11 @@ struct Lowering {
         // Downstream of an op that could not be converted: keep walking (to list every unsupported op) but build nothing.
         if ins.contains(where: { if case .none = $0 { true } else { false } }) { return Array(repeating: .none, count: 6) }
         loweredOps += 1
+        if n.op == "Shape", case .ir(let x)? = ins.first {
+            let dims = b.shape(of: x).map { $0.fixedValue ?? -1 }
+            guard dims.filter({ $0 < 0 }).count <= 1 else { throw fail("Shape '\(n.name)' has more than one dynamic dimension") }
+            return [.const(TFTensor(dtype: 3, shape: [dims.count], values: dims.map(Double.init), symbolic: dims.contains(-1)))]
+        }
         // Constant folding for arithmetic on constants (BatchNormalization's scale/shift, shapes).
         if allConst, let r = try fold(n, ins.compactMap { if case .const(let t) = $0 { t } else { nil } }) { return [.const(r)] }
         let name = String((scope + "/" + n.name).split(separator: "/").suffix(3).joined(separator: "/"))
@@ -349,10 +359,33 @@ struct Lowering {
         case "Conv2D":
             let strides = n.attrs["strides"]?.ints ?? [1, 1, 1, 1], dil = n.attrs["dilations"]?.ints ?? [1, 1, 1, 1]
             guard (n.attrs["data_format"]?.string ?? "NHWC") == "NHWC" else { throw fail("Conv2D '\(n.name)' is not NHWC") }
-            let pad = (n.attrs["padding"]?.string ?? "VALID").lowercased()
-            guard pad != "explicit" else { unsupported["Conv2D(EXPLICIT)", default: (0, n.name)].0 += 1; return [.none] }
-            return [.ir(try b.add(.conv2d, name, [try ir(ins[0], name + "/x"), try ir(ins[1], name + "/kernel")],
-                                  ["strides": .ints([strides[1], strides[2]]), "padding": .string(pad), "dilations": .ints([dil[1], dil[2]])]))]
+            var attrs: [String: Attribute] = ["strides": .ints([strides[1], strides[2]]), "dilations": .ints([dil[1], dil[2]])]
+            attrs.merge(try window(n)) { _, new in new }
+            return [.ir(try b.add(.conv2d, name, [try ir(ins[0], name + "/x"), try ir(ins[1], name + "/kernel")], attrs))]
+        case "DepthwiseConv2dNative":
+            let strides = n.attrs["strides"]?.ints ?? [1, 1, 1, 1], dil = n.attrs["dilations"]?.ints ?? [1, 1, 1, 1]
+            guard let k = constIn(1), k.shape.count == 4, k.shape[3] == 1 else { throw fail("DepthwiseConv2dNative '\(n.name)' needs a constant filter with channel multiplier 1") }
+            var attrs: [String: Attribute] = ["strides": .ints([strides[1], strides[2]]), "dilations": .ints([dil[1], dil[2]])]
+            attrs.merge(try window(n)) { _, new in new }
+            return [.ir(try b.add(.depthwiseConv2d, name, [try ir(ins[0], name + "/x"), b.constant(name + "/kernel", shape: k.shape, values: float(k))], attrs))]
+        case "MaxPool", "AvgPool":
+            let k = n.attrs["ksize"]?.ints ?? [1, 1, 1, 1], st = n.attrs["strides"]?.ints ?? [1, 1, 1, 1]
+            var attrs: [String: Attribute] = ["kernel": .ints([k[1], k[2]]), "strides": .ints([st[1], st[2]])]
+            attrs.merge(try window(n)) { _, new in new }
+            return [.ir(try b.add(n.op == "MaxPool" ? .maxPool2d : .avgPool2d, name, [try ir(ins[0], name + "/x")], attrs))]
+        case "Pad", "PadV2", "MirrorPad":
+            guard let p = constIn(1) else { throw fail("\(n.op) '\(n.name)' has non-constant paddings") }
+            var attrs: [String: Attribute] = ["pads": .ints(p.values.map { Int($0) })]
+            if n.op == "MirrorPad" { attrs["mode"] = .string((n.attrs["mode"]?.string ?? "REFLECT").lowercased()) }
+            if n.op == "PadV2", let v = constIn(2)?.values.first { attrs["value"] = .float(v) }
+            return [.ir(try b.add(.pad, name, [try ir(ins[0], name + "/x")], attrs))]
+        case "ConcatV2":
+            guard let axis = constIn(ins.count - 1)?.values.first.map({ Int($0) }) else { throw fail("ConcatV2 '\(n.name)' has a non-constant axis") }
+            let parts = try ins.dropLast().enumerated().map { i, v in try ir(v, name + "/in\(i)") }
+            return [.ir(try b.add(.concat, name, parts, ["axis": .int(axis)]))]
+        case "Transpose":
+            guard let perm = constIn(1) else { throw fail("Transpose '\(n.name)' has a non-constant permutation") }
+            return [.ir(try b.add(.transpose, name, [try ir(ins[0], name + "/x")], ["perm": .ints(perm.values.map { Int($0) })]))]
         case "MatMul":
             if n.attrs["transpose_a"]?.bool != true, n.attrs["transpose_b"]?.bool != true, let k = constIn(1) {
                 return [.ir(try b.add(.dense, name, [try ir(ins[0], name + "/x"), b.constant(name + "/kernel", shape: k.shape, values: float(k))]))]
@@ -409,8 +442,41 @@ struct Lowering {
         }
     }
 
+    /// SAME / VALID / EXPLICIT (NHWC `explicit_paddings` → top, bottom, left, right).
+    func window(_ n: TFNode) throws -> [String: Attribute] {
+        guard (n.attrs["data_format"]?.string ?? "NHWC") == "NHWC" else { throw fail("\(n.op) '\(n.name)' is not NHWC") }
+        let pad = (n.attrs["padding"]?.string ?? "VALID").lowercased()
+        guard pad == "explicit" else { return ["padding": .string(pad)] }
+        guard let e = n.attrs["explicit_paddings"]?.ints, e.count == 8 else { throw fail("\(n.op) '\(n.name)' has EXPLICIT padding without 8 explicit_paddings") }
+        return ["padding": .string("explicit"), "pads": .ints(Array(e[2..<6]))]
+    }
+
     /// Elementwise arithmetic on constants with TF broadcasting of a scalar or same-shape operand.
     func fold(_ n: TFNode, _ c: [TFTensor]) throws -> TFTensor? {
+        switch n.op {
+        case "StridedSlice":
+            guard c.count == 4, c[0].shape.count == 1, [c[1], c[2], c[3]].allSatisfy({ $0.values.count == 1 }) else {
+                throw fail("StridedSlice '\(n.name)' is only folded on 1-D shape vectors")
+            }
+            guard (n.attrs["ellipsis_mask"]?.int ?? 0) == 0, (n.attrs["new_axis_mask"]?.int ?? 0) == 0 else { throw fail("StridedSlice '\(n.name)' uses ellipsis/new-axis masks") }
+            let count = c[0].values.count, stride = Int(c[3].values[0])
+            guard stride == 1 else { throw fail("StridedSlice '\(n.name)' has stride \(stride)") }
+            func clampIndex(_ v: Int) -> Int { min(max(v < 0 ? v + count : v, 0), count) }
+            var begin = (n.attrs["begin_mask"]?.int ?? 0) & 1 != 0 ? 0 : clampIndex(Int(c[1].values[0]))
+            var end = (n.attrs["end_mask"]?.int ?? 0) & 1 != 0 ? count : clampIndex(Int(c[2].values[0]))
+            if (n.attrs["shrink_axis_mask"]?.int ?? 0) & 1 != 0 { begin = clampIndex(Int(c[1].values[0])); end = begin + 1 }
+            guard begin <= end, end <= count else { return TFTensor(dtype: c[0].dtype, shape: [0], values: []) }
+            let v = Array(c[0].values[begin..<end])
+            let shrink = (n.attrs["shrink_axis_mask"]?.int ?? 0) & 1 != 0
+            return TFTensor(dtype: c[0].dtype, shape: shrink ? [] : [v.count], values: v, symbolic: v.contains(-1) && c[0].symbolic)
+        case "Pack":
+            guard c.allSatisfy({ $0.shape.isEmpty }) else { throw fail("Pack '\(n.name)' is only folded on scalars") }
+            return TFTensor(dtype: c.first?.dtype ?? 3, shape: [c.count], values: c.map { $0.values.first ?? 0 }, symbolic: c.contains { $0.symbolic })
+        default:
+            if c.contains(where: \.symbolic), n.op != "Reshape" {
+                throw fail("\(n.op) '\(n.name)' computes with a dimension known only at run time (the batch size)")
+            }
+        }
         func bin(_ f: (Double, Double) -> Double) -> TFTensor? {
             guard c.count == 2 else { return nil }
             let (a, b) = (c[0], c[1])
