@@ -63,11 +63,7 @@ public struct SavedModelInfo: Sendable, Encodable {
             throw FormatsError(.protobufInvalid, "is not a SavedModel protobuf (protobuf-c could not decode it)", file: pb)
         }
         defer { skiff__tf__saved_model__free_unpacked(model, nil) }
-        func str(_ p: UnsafeMutablePointer<CChar>?) -> String { p.map { String(cString: $0) } ?? "" }
-        func shape(_ s: UnsafeMutablePointer<Skiff__Tf__TensorShapeProto>?) -> [Int]? {
-            guard let s, s.pointee.unknown_rank == 0 else { return nil }
-            return (0..<Int(s.pointee.n_dim)).map { Int(s.pointee.dim[$0]!.pointee.size) }
-        }
+        let str = ProtoC.string, shape = ProtoC.shape
         var tags: [[String]] = []
         var signatures: [SignatureInfo] = []
         var ops: [String: Int] = [:]
@@ -121,5 +117,30 @@ public struct SavedModelInfo: Sendable, Encodable {
         self.ops = ops
         self.functions = functions
         self.variables = variables
+    }
+}
+
+/// Small readers for protobuf-c's C structs, shared by the SavedModel summary and the lowering.
+enum ProtoC {
+    static func string(_ p: UnsafeMutablePointer<CChar>?) -> String { p.map { String(cString: $0) } ?? "" }
+
+    /// Dims outermost first (-1 unknown); nil for an unknown rank or no shape.
+    static func shape(_ s: UnsafeMutablePointer<Skiff__Tf__TensorShapeProto>?) -> [Int]? {
+        guard let s, s.pointee.unknown_rank == 0 else { return nil }
+        return (0..<Int(s.pointee.n_dim)).map { Int(s.pointee.dim[$0]!.pointee.size) }
+    }
+
+    /// A base-128 varint at `bytes[cursor]`, not reading at or past `limit`; nil when malformed or too large.
+    static func varint(_ bytes: [UInt8], _ cursor: inout Int, limit: Int) -> Int? {
+        var result: UInt64 = 0, shift: UInt64 = 0
+        while true {
+            guard cursor < limit, cursor < bytes.count, shift < 64 else { return nil }
+            let byte = bytes[cursor]
+            cursor += 1
+            result |= UInt64(byte & 0x7F) << shift
+            if byte & 0x80 == 0 { break }
+            shift += 7
+        }
+        return result <= UInt64(Int.max) ? Int(result) : nil
     }
 }

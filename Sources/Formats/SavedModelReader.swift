@@ -71,11 +71,7 @@ struct TFModel {
         }
         defer { skiff__tf__saved_model__free_unpacked(sm, nil) }
         guard sm.pointee.n_meta_graphs >= 1, let meta = sm.pointee.meta_graphs[0] else { throw FormatsError(.protobufInvalid, "has no MetaGraphDef", file: pb) }
-        func str(_ p: UnsafeMutablePointer<CChar>?) -> String { p.map { String(cString: $0) } ?? "" }
-        func shape(_ s: UnsafeMutablePointer<Skiff__Tf__TensorShapeProto>?) -> [Int]? {
-            guard let s, s.pointee.unknown_rank == 0 else { return nil }
-            return (0..<Int(s.pointee.n_dim)).map { Int(s.pointee.dim[$0]!.pointee.size) }
-        }
+        let str = ProtoC.string, shape = ProtoC.shape
         func tensor(_ t: UnsafeMutablePointer<Skiff__Tf__TensorProto>) -> TFTensor {
             let dtype = Int(t.pointee.dtype.rawValue)
             let dims = shape(t.pointee.tensor_shape) ?? []
@@ -183,16 +179,16 @@ struct TFModel {
         guard bundle.entry("_CHECKPOINTABLE_OBJECT_GRAPH") != nil else { return }
         let raw = try bundle.bytes("_CHECKPOINTABLE_OBJECT_GRAPH")
         // A scalar DT_STRING entry: varint64 length, 4-byte checksum of the lengths, then the bytes.
-        var i = 0, length = 0, shift = 0
-        while i < raw.count, shift < 64 { let b = raw[i]; i += 1; length |= Int(b & 0x7F) << shift; if b & 0x80 == 0 { break }; shift += 7 }
+        var i = 0
+        let length = ProtoC.varint(raw, &i, limit: raw.count) ?? -1
         i += 4
-        guard length >= 0, i + length <= raw.count else { throw FormatsError(.bundleInvalid, "the checkpoint's object graph entry is malformed", file: bundle.prefix + ".index") }
+        guard length >= 0, i <= raw.count, length <= raw.count - i else { throw FormatsError(.bundleInvalid, "the checkpoint's object graph entry is malformed", file: bundle.prefix + ".index") }
         let bytes = Array(raw[i..<(i + length)])
         guard let graph = bytes.withUnsafeBufferPointer({ skiff__tf__trackable_object_graph__unpack(nil, $0.count, $0.baseAddress) }) else {
             throw FormatsError(.protobufInvalid, "the checkpoint's object graph is not a TrackableObjectGraph", file: bundle.prefix + ".index")
         }
         defer { skiff__tf__trackable_object_graph__free_unpacked(graph, nil) }
-        func str(_ p: UnsafeMutablePointer<CChar>?) -> String { p.map { String(cString: $0) } ?? "" }
+        let str = ProtoC.string
         var visited = Set<Int>()
         var queue = [(0, 0)]
         while let (t, s) = queue.popLast() {

@@ -111,16 +111,9 @@ struct SortedTable {
         }
         var cursor = b.count - 48
         func varint(_ limit: Int) throws -> Int {
-            var result: UInt64 = 0, shift: UInt64 = 0
-            while true {
-                guard cursor < limit, shift < 64 else { throw FormatsError(.tableInvalid, "a varint at byte \(cursor) runs past its limit", file: path) }
-                let byte = b[cursor]; cursor += 1
-                result |= UInt64(byte & 0x7F) << shift
-                if byte & 0x80 == 0 { break }
-                shift += 7
-            }
-            guard result <= UInt64(Int.max) else { throw FormatsError(.tableInvalid, "a varint at byte \(cursor) is too large", file: path) }
-            return Int(result)
+            let at = cursor
+            guard let v = ProtoC.varint(b, &cursor, limit: limit) else { throw FormatsError(.tableInvalid, "the varint at byte \(at) runs past its limit or is too large", file: path) }
+            return v
         }
         let footerEnd = b.count - 8
         _ = try varint(footerEnd); _ = try varint(footerEnd)  // metaindex handle (empty for bundles)
@@ -165,22 +158,10 @@ struct SortedTable {
         }
 
         for (_, handle) in try entries(try block(indexOffset, indexSize, "index"), "index") {
-            cursor = 0
-            let h = handle
             var c = 0
-            func hv() throws -> Int {
-                var result: UInt64 = 0, shift: UInt64 = 0
-                while true {
-                    guard c < h.count, shift < 64 else { throw FormatsError(.tableInvalid, "a block handle in the index is malformed", file: path) }
-                    let byte = h[c]; c += 1
-                    result |= UInt64(byte & 0x7F) << shift
-                    if byte & 0x80 == 0 { break }
-                    shift += 7
-                }
-                guard result <= UInt64(Int.max) else { throw FormatsError(.tableInvalid, "a block handle is too large", file: path) }
-                return Int(result)
+            guard let offset = ProtoC.varint(handle, &c, limit: handle.count), let size = ProtoC.varint(handle, &c, limit: handle.count) else {
+                throw FormatsError(.tableInvalid, "a block handle in the index is malformed", file: path)
             }
-            let offset = try hv(), size = try hv()
             pairs += try entries(try block(offset, size, "data"), "data")
         }
     }
