@@ -9,6 +9,8 @@ public enum KerasReader {
         public var model: LoweredModel
         public var provenance: Provenance
         public var layerCount: Int
+        /// An image input signature recognised in the source (a SavedModel signature that decodes JPEGs).
+        public var image: ImageInput? = nil
     }
 
     /// A full-model `.h5` file (`model_config` attribute plus `model_weights`).

@@ -22,6 +22,8 @@ public struct SavedModelInfo: Sendable, Encodable {
         public var dtype: String
         public var shape: [Int]
         public var bytes: Int
+        /// Why the converter skips the entry (string and variant entries are not weights), nil for weights.
+        public var skipped: String?
     }
 
     public var path: String
@@ -46,6 +48,14 @@ public struct SavedModelInfo: Sendable, Encodable {
         }
         guard let latest = versions.last else { throw FormatsError(.io, "is not a SavedModel: no saved_model.pb here or in a numbered version folder", file: directory) }
         return "\(directory)/\(latest)"
+    }
+
+    static func skipReason(_ dtype: Int) -> String? {
+        switch dtype {
+        case 7: "a string entry (vocabulary, file path or other text), not a weight"
+        case 20, 21: "a resource or variant entry (a handle or container), not a weight"
+        default: nil
+        }
     }
 
     public static func dtypeName(_ n: Int) -> String {
@@ -108,7 +118,7 @@ public struct SavedModelInfo: Sendable, Encodable {
         if FileManager.default.fileExists(atPath: prefix + ".index") {
             let bundle = try TensorBundle(prefix: prefix)
             variables = bundle.entries.filter { $0.key != "_CHECKPOINTABLE_OBJECT_GRAPH" }
-                .map { Variable(key: $0.key, dtype: Self.dtypeName($0.dtype), shape: $0.shape, bytes: $0.size) }
+                .map { Variable(key: $0.key, dtype: Self.dtypeName($0.dtype), shape: $0.shape, bytes: $0.size, skipped: Self.skipReason($0.dtype)) }
         }
         self.path = dir
         self.tags = tags

@@ -90,6 +90,31 @@ public struct TensorBundle: Sendable {
         return data
     }
 
+    /// A numeric entry as values. String and variant entries (vocabularies, file paths, the object graph) are
+    /// not weights: reading one as numbers is refused with that reason.
+    public func numbers(_ key: String) throws -> [Double] {
+        guard let e = entry(key) else { throw FormatsError(.missingTensor, "the checkpoint has no entry '\(key)'", file: prefix + ".index") }
+        let width = [1: 4, 2: 8, 3: 4, 9: 8, 4: 1, 6: 1, 10: 1][e.dtype]
+        guard let width else {
+            throw FormatsError(.unsupportedDType, "entry '\(key)' holds \(SavedModelInfo.dtypeName(e.dtype)) values, which are not model weights (Skiff converts numeric variables only)", file: prefix + ".index")
+        }
+        let raw = try bytes(key)
+        let count = e.shape.reduce(1, *)
+        guard raw.count == count * width else { throw FormatsError(.sizeMismatch, "entry '\(key)' has \(raw.count) bytes for shape \(e.shape)", file: prefix + ".index") }
+        return raw.withUnsafeBytes { p in
+            (0..<count).map { i in
+                switch e.dtype {
+                case 1: Double(p.loadUnaligned(fromByteOffset: i * 4, as: Float.self))
+                case 2: p.loadUnaligned(fromByteOffset: i * 8, as: Double.self)
+                case 3: Double(p.loadUnaligned(fromByteOffset: i * 4, as: Int32.self))
+                case 9: Double(p.loadUnaligned(fromByteOffset: i * 8, as: Int64.self))
+                case 6: Double(p.load(fromByteOffset: i, as: Int8.self))
+                default: Double(p.load(fromByteOffset: i, as: UInt8.self))
+                }
+            }
+        }
+    }
+
     /// A float32 entry as values.
     public func floats(_ key: String) throws -> [Float] {
         guard let e = entry(key), e.dtype == 1 else { throw FormatsError(.unsupportedDType, "entry '\(key)' is not float32", file: prefix + ".index") }

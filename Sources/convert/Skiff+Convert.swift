@@ -183,13 +183,16 @@ extension Skiff.Convert {
         static let configuration = CommandConfiguration(
             commandName: "savedmodel",
             abstract: "Convert a TensorFlow SavedModel directory (or a TF Serving model folder with numbered versions).",
-            discussion: "The signature's function is inlined through nested calls, variables are bound through the object graph, constant subgraphs are folded. Ops Skiff cannot convert are listed, with counts and an example node, before anything is written.")
+            discussion: "The signature's function is inlined through nested calls, variables are bound through the object graph, constant subgraphs are folded. A signature taking encoded images (DecodeJpeg, optional DecodeBase64, resize and normalisation, usually in a tf.map_fn loop) becomes the model's image input. Ops Skiff cannot convert are listed, with counts and an example node, before anything is written.")
 
         @Argument(help: "The SavedModel directory.")
         var directory: String
 
         @Option(help: "The signature to convert.")
         var signature = "serving_default"
+
+        @Option(help: ArgumentHelp("The MetaGraph's tag set, comma-separated (default: the only MetaGraph, or the one tagged serve).", valueName: "tags"))
+        var tag: String?
 
         @Option(help: "For a TF Serving model folder: the version (default: the highest).")
         var version: Int?
@@ -200,7 +203,8 @@ extension Skiff.Convert {
             var opts = options
             if opts.output == nil { opts.output = URL(fileURLWithPath: directory).standardizedFileURL.path + ".skiff" }
             let (dir, sig, v) = (directory, signature, version)
-            try Converter(options: opts, source: directory) { try SavedModelReader.read(directory: dir, signature: sig, version: v) }.run()
+            let tags = tag.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+            try Converter(options: opts, source: directory) { try SavedModelReader.read(directory: dir, signature: sig, tags: tags, version: v) }.run()
         }
     }
 }
@@ -230,6 +234,18 @@ struct Converter {
         var seconds: Double
     }
 
+    /// A file's size, or for a directory (a SavedModel) the total of the files in it.
+    static func bytes(at path: String) -> Int {
+        let fm = FileManager.default
+        var isDirectory: ObjCBool = false
+        guard fm.fileExists(atPath: path, isDirectory: &isDirectory) else { return 0 }
+        guard isDirectory.boolValue else { return (try? fm.attributesOfItem(atPath: path)[.size] as? Int) ?? 0 }
+        return (fm.subpaths(atPath: path) ?? []).reduce(0) { sum, sub in
+            let attrs = try? fm.attributesOfItem(atPath: path + "/" + sub)
+            return sum + (attrs?[.type] as? FileAttributeType == .typeRegular ? (attrs?[.size] as? Int ?? 0) : 0)
+        }
+    }
+
     @discardableResult
     func run() throws -> Summary {
         let start = Date()
@@ -252,7 +268,7 @@ struct Converter {
             }
             labels = [out.name: names]
         }
-        let images = try options.imageSignature(for: model.graph)
+        let images = try options.imageSignature(for: model.graph) ?? result.image
 
         // Storage precision, then the self-check: the model as it will be stored against the plain
         // float32 graph on deterministic inputs. For int8, first/last kernels stay float32 if they drift.
@@ -307,7 +323,7 @@ struct Converter {
         let summary = Summary(
             output: output, sourceFormat: provenance.sourceFormat, precision: options.precision.rawValue, layers: result.layerCount,
             nodes: model.graph.nodes.count, parameters: model.weights.values.reduce(0) { $0 + $1.values.count },
-            sourceBytes: (try? FileManager.default.attributesOfItem(atPath: self.source)[.size] as? Int) ?? 0,
+            sourceBytes: Self.bytes(at: self.source),
             fileBytes: written.fileLength, rawFloat32WeightBytes: rawFloat32, storedTensorBytes: written.storedTensorBytes,
             optimizations: report, verification: records, keptFloat32: plan.keptFloat,
             seconds: (Date().timeIntervalSince(start) * 1000).rounded() / 1000)

@@ -34,7 +34,7 @@ extension Skiff {
                 print("  ops: \(total) nodes in the graph and \(info.functions) functions")
                 for (op, n) in info.ops.sorted(by: { $0.value > $1.value || ($0.value == $1.value && $0.key < $1.key) }) { print("    \(String(n).leftPad(5)) \(op)") }
                 print("  variables: \(info.variables.count), \(CLIOutput.bytes(info.variables.reduce(0) { $0 + $1.bytes })) (checksums ok)")
-                for v in info.variables { print("    \(v.key)  \(v.dtype)\(v.shape)") }
+                for v in info.variables { print("    \(v.key)  \(v.dtype)\(v.shape)\(v.skipped.map { "  (skipped by convert: \($0))" } ?? "")") }
                 return
             }
             let skiff = try SkiffFile(path: file)

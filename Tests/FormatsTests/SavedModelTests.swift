@@ -20,7 +20,7 @@ import TestSupport
         return (try? JSONDecoder().decode([String: Facts].self, from: data)) ?? [:]
     }()
 
-    @Test(arguments: ["keras3_export", "tfkeras_save", "tf_module"])
+    @Test(arguments: ["keras3_export", "tfkeras_save", "tf_module", "ops_coverage", "image_signature"])
     func signaturesAndVariablesMatchWhatTensorFlowReports(name: String) throws {
         let want = try #require(Self.facts[name])
         let info = try SavedModelInfo(directory: Self.directory + "/" + name)
@@ -38,12 +38,13 @@ import TestSupport
             let tf = try #require(want.variables[v.key])
             #expect(v.shape == tf.shape, "\(v.key)")
             #expect(v.dtype == tf.dtype, "\(v.key)")
-            if let first = tf.first, v.dtype == "float32" {
-                let values = try bundle.floats(v.key)
+            if let first = tf.first {
+                let values = try bundle.numbers(v.key)
                 #expect(values.count == tf.shape.reduce(1, *))
                 #expect(zip(values, first).allSatisfy { Double($0) == $1 }, "\(v.key): \(values.prefix(4)) vs \(first)")
             }
         }
+        for v in info.variables where v.dtype == "string" { #expect(throws: FormatsError.self) { try bundle.numbers(v.key) } }
         #expect(info.ops["StatefulPartitionedCall"] ?? 0 > 0)
         #expect(info.functions > 0)
     }

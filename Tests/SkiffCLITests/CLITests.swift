@@ -89,7 +89,7 @@ import TestSupport
 @Suite struct SavedModelConversionTests {
     static let directory = packageRoot + "/fixtures/savedmodel"
 
-    @Test(arguments: ["keras3_export", "tfkeras_save", "tf_module"])
+    @Test(arguments: ["keras3_export", "tfkeras_save", "tf_module", "ops_coverage"])
     func convertedSavedModelsMatchTensorFlow(name: String) throws {
         let dir = try temporaryDirectory()
         let out = dir + "/\(name).skiff"
@@ -106,6 +106,46 @@ import TestSupport
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: Self.directory + "/" + name, toPath: folder + "/7")
         #expect(try SkiffRun("convert", "savedmodel", folder, "-o", dir + "/v.skiff").status == 0)
+    }
+
+    /// String-input signatures (JPEG bytes, and web-safe base64 text) become the image input; the converted
+    /// model's outputs on real JPEGs must equal TensorFlow's through that signature.
+    @Test(arguments: ["serving_default", "serving_b64"])
+    func jpegSignatureBecomesTheImageInput(signature: String) throws {
+        let dir = try temporaryDirectory()
+        let fixture = Self.directory + "/image_signature"
+        let index = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.directory + "/index.json"))) as! [String: Any]
+        let images = ((index["image_signature"] as! [String: Any])["images"] as! [String]).map { packageRoot + "/fixtures/images/" + $0 }
+        let out = dir + "/m.skiff"
+        let c = try SkiffRun(arguments: ["convert", "savedmodel", fixture, "--signature", signature, "-o", out, "--verify-images"] + images + [Self.directory + "/image_signature.out0.npy"])
+        #expect(c.status == 0, "\(c.stderr)")
+        #expect(c.stdout.contains("reference: ok"), "\(c.stdout)")
+        let inspect = try SkiffRun("inspect", out)
+        #expect(inspect.stdout.contains("← JPEG → 24×20×3, bilinear resize, normalise 'tf'"), "\(inspect.stdout)")
+        let predict = try SkiffRun(arguments: ["predict", out, "--json"] + images)
+        #expect(predict.status == 0, "\(predict.stderr)")
+    }
+
+    @Test func unrecognisedImagePipelineNamesTheNodeAndWritesNothing() throws {
+        let dir = try temporaryDirectory()
+        let r = try SkiffRun("convert", "savedmodel", Self.directory + "/image_signature", "--signature", "serving_cropped", "-o", dir + "/c.skiff")
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("'map/while/central_crop/"), "\(r.stderr)")
+        #expect(r.stderr.contains("after TensorListFromTensor → TensorListGetItem → DecodeJpeg"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/c.skiff"))
+        let tag = try SkiffRun("convert", "savedmodel", Self.directory + "/image_signature", "--tag", "serve,gpu", "-o", dir + "/t.skiff")
+        #expect(tag.status == 2)
+        #expect(tag.stderr.contains("no MetaGraph tagged {gpu,serve} (it has: {serve})"), "\(tag.stderr)")
+        #expect(try SkiffRun("convert", "savedmodel", Self.directory + "/tf_module", "--tag", "serve", "-o", dir + "/s.skiff").status == 0)
+    }
+
+    @Test func stringCheckpointEntriesAreSkippedWithAReason() throws {
+        let r = try SkiffRun("inspect", Self.directory + "/ops_coverage")
+        #expect(r.status == 0, "\(r.stderr)")
+        let vocab = r.stdout.split(separator: "\n").first { $0.contains("vocab/") } ?? ""
+        #expect(vocab.contains("string[2]") && vocab.contains("skipped by convert"), "\(r.stdout)")
+        let step = r.stdout.split(separator: "\n").first { $0.contains("step/") } ?? ""
+        #expect(step.contains("int64[]") && !step.contains("skipped"), "\(r.stdout)")
     }
 
     @Test func unsupportedOpsAreListedAtOnceAndNothingIsWritten() throws {
