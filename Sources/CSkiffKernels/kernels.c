@@ -15,72 +15,86 @@ int skiff_has_avx2_fma(void) {
 #if defined(__x86_64__)
 #define AVX2 __attribute__((target("avx2,fma")))
 
-/* One row of C, columns [j, N): scalar-friendly tail path. */
-AVX2 static void gemm_row_tail(int K, const float *a, const float *B, int ldb, float *c, int j, int N, const float *bias, float lo, float hi) {
-    for (int col = j; col < N; col++) {
-        float s = bias ? bias[col] : 0.0f;
-        for (int k = 0; k < K; k++) s += a[k] * B[(size_t)k * ldb + col];
-        c[col] = s < lo ? lo : (s > hi ? hi : s);
+/* R rows (R ≤ 6, a compile-time constant after inlining) × 16 columns of C over all K, B read in place with
+   stride ldb. `mask` selects the valid columns of a partial strip (all ones for a full one). */
+AVX2 static inline __attribute__((always_inline)) void gemm_strip(const int R, int K, const float *A, int lda, const float *B, int ldb,
+                                                                  float *C, int ldc, const float *bias, __m256i m0, __m256i m1,
+                                                                  __m256 vlo, __m256 vhi) {
+    __m256 acc[6][2];
+    __m256 b0 = bias ? _mm256_maskload_ps(bias, m0) : _mm256_setzero_ps();
+    __m256 b1 = bias ? _mm256_maskload_ps(bias + 8, m1) : _mm256_setzero_ps();
+    for (int r = 0; r < R; r++) { acc[r][0] = b0; acc[r][1] = b1; }
+    const float *bp = B;
+    for (int k = 0; k < K; k++, bp += ldb) {
+        __m256 v0 = _mm256_maskload_ps(bp, m0), v1 = _mm256_maskload_ps(bp + 8, m1);
+        for (int r = 0; r < R; r++) {
+            __m256 x = _mm256_broadcast_ss(A + (size_t)r * lda + k);
+            acc[r][0] = _mm256_fmadd_ps(x, v0, acc[r][0]);
+            acc[r][1] = _mm256_fmadd_ps(x, v1, acc[r][1]);
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        _mm256_maskstore_ps(C + (size_t)r * ldc, m0, _mm256_min_ps(_mm256_max_ps(acc[r][0], vlo), vhi));
+        _mm256_maskstore_ps(C + (size_t)r * ldc + 8, m1, _mm256_min_ps(_mm256_max_ps(acc[r][1], vlo), vhi));
     }
 }
 
+/* Full strips use plain loads and stores (no masks), the common case. */
+AVX2 static inline __attribute__((always_inline)) void gemm_strip_full(const int R, int K, const float *A, int lda, const float *B, int ldb,
+                                                                       float *C, int ldc, const float *bias, __m256 vlo, __m256 vhi) {
+    __m256 acc[6][2];
+    __m256 b0 = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps();
+    __m256 b1 = bias ? _mm256_loadu_ps(bias + 8) : _mm256_setzero_ps();
+    for (int r = 0; r < R; r++) { acc[r][0] = b0; acc[r][1] = b1; }
+    const float *bp = B;
+    for (int k = 0; k < K; k++, bp += ldb) {
+        __m256 v0 = _mm256_loadu_ps(bp), v1 = _mm256_loadu_ps(bp + 8);
+        for (int r = 0; r < R; r++) {
+            __m256 x = _mm256_broadcast_ss(A + (size_t)r * lda + k);
+            acc[r][0] = _mm256_fmadd_ps(x, v0, acc[r][0]);
+            acc[r][1] = _mm256_fmadd_ps(x, v1, acc[r][1]);
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        _mm256_storeu_ps(C + (size_t)r * ldc, _mm256_min_ps(_mm256_max_ps(acc[r][0], vlo), vhi));
+        _mm256_storeu_ps(C + (size_t)r * ldc + 8, _mm256_min_ps(_mm256_max_ps(acc[r][1], vlo), vhi));
+    }
+}
+
+/* Rows are taken in blocks small enough that the block of A stays in L2; within a block every 16-column
+   strip of B (K cache lines, kept in L1) is swept over all of the block's rows, 6 at a time (12 accumulators:
+   enough independent FMAs to cover their latency on two FMA ports). */
 AVX2 void skiff_gemm_avx2(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc, const float *bias,
                           float lo, float hi) {
     const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
-#define CL(r) _mm256_min_ps(_mm256_max_ps((r), vlo), vhi)
-    int i = 0;
-    for (; i + 4 <= M; i += 4) {
-        const float *a0 = A + (size_t)i * lda, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda;
-        float *c0 = C + (size_t)i * ldc, *c1 = c0 + ldc, *c2 = c1 + ldc, *c3 = c2 + ldc;
-        int j = 0;
-        for (; j + 16 <= N; j += 16) {
-            __m256 b0i = bias ? _mm256_loadu_ps(bias + j) : _mm256_setzero_ps();
-            __m256 b1i = bias ? _mm256_loadu_ps(bias + j + 8) : _mm256_setzero_ps();
-            __m256 r00 = b0i, r01 = b1i, r10 = b0i, r11 = b1i, r20 = b0i, r21 = b1i, r30 = b0i, r31 = b1i;
-            const float *bp = B + j;
-            for (int k = 0; k < K; k++, bp += ldb) {
-                __m256 v0 = _mm256_loadu_ps(bp), v1 = _mm256_loadu_ps(bp + 8);
-                __m256 x;
-                x = _mm256_broadcast_ss(a0 + k); r00 = _mm256_fmadd_ps(x, v0, r00); r01 = _mm256_fmadd_ps(x, v1, r01);
-                x = _mm256_broadcast_ss(a1 + k); r10 = _mm256_fmadd_ps(x, v0, r10); r11 = _mm256_fmadd_ps(x, v1, r11);
-                x = _mm256_broadcast_ss(a2 + k); r20 = _mm256_fmadd_ps(x, v0, r20); r21 = _mm256_fmadd_ps(x, v1, r21);
-                x = _mm256_broadcast_ss(a3 + k); r30 = _mm256_fmadd_ps(x, v0, r30); r31 = _mm256_fmadd_ps(x, v1, r31);
+    int block = (int)(192 * 1024 / ((size_t)(K > 0 ? K : 1) * 4));
+    block = block < 6 ? 6 : block / 6 * 6;
+    for (int i0 = 0; i0 < M; i0 += block) {
+        int i1 = i0 + block < M ? i0 + block : M;
+        for (int j = 0; j < N; j += 16) {
+            int cols = N - j < 16 ? N - j : 16;
+            const float *bj = B + j, *biasj = bias ? bias + j : NULL;
+            if (cols == 16) {
+                int i = i0;
+                for (; i + 6 <= i1; i += 6) gemm_strip_full(6, K, A + (size_t)i * lda, lda, bj, ldb, C + (size_t)i * ldc + j, ldc, biasj, vlo, vhi);
+                switch (i1 - i) {
+                case 5: gemm_strip_full(5, K, A + (size_t)i * lda, lda, bj, ldb, C + (size_t)i * ldc + j, ldc, biasj, vlo, vhi); break;
+                case 4: gemm_strip_full(4, K, A + (size_t)i * lda, lda, bj, ldb, C + (size_t)i * ldc + j, ldc, biasj, vlo, vhi); break;
+                case 3: gemm_strip_full(3, K, A + (size_t)i * lda, lda, bj, ldb, C + (size_t)i * ldc + j, ldc, biasj, vlo, vhi); break;
+                case 2: gemm_strip_full(2, K, A + (size_t)i * lda, lda, bj, ldb, C + (size_t)i * ldc + j, ldc, biasj, vlo, vhi); break;
+                case 1: gemm_strip_full(1, K, A + (size_t)i * lda, lda, bj, ldb, C + (size_t)i * ldc + j, ldc, biasj, vlo, vhi); break;
+                default: break;
+                }
+            } else {
+                int lanes[16];
+                for (int t = 0; t < 16; t++) lanes[t] = t < cols ? -1 : 0;
+                __m256i m0 = _mm256_loadu_si256((const __m256i *)lanes), m1 = _mm256_loadu_si256((const __m256i *)(lanes + 8));
+                int i = i0;
+                for (; i + 6 <= i1; i += 6) gemm_strip(6, K, A + (size_t)i * lda, lda, bj, ldb, C + (size_t)i * ldc + j, ldc, biasj, m0, m1, vlo, vhi);
+                for (; i < i1; i++) gemm_strip(1, K, A + (size_t)i * lda, lda, bj, ldb, C + (size_t)i * ldc + j, ldc, biasj, m0, m1, vlo, vhi);
             }
-            _mm256_storeu_ps(c0 + j, CL(r00)); _mm256_storeu_ps(c0 + j + 8, CL(r01));
-            _mm256_storeu_ps(c1 + j, CL(r10)); _mm256_storeu_ps(c1 + j + 8, CL(r11));
-            _mm256_storeu_ps(c2 + j, CL(r20)); _mm256_storeu_ps(c2 + j + 8, CL(r21));
-            _mm256_storeu_ps(c3 + j, CL(r30)); _mm256_storeu_ps(c3 + j + 8, CL(r31));
-        }
-        for (; j + 8 <= N; j += 8) {
-            __m256 bi = bias ? _mm256_loadu_ps(bias + j) : _mm256_setzero_ps();
-            __m256 r0 = bi, r1 = bi, r2 = bi, r3 = bi;
-            const float *bp = B + j;
-            for (int k = 0; k < K; k++, bp += ldb) {
-                __m256 v = _mm256_loadu_ps(bp);
-                r0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a0 + k), v, r0);
-                r1 = _mm256_fmadd_ps(_mm256_broadcast_ss(a1 + k), v, r1);
-                r2 = _mm256_fmadd_ps(_mm256_broadcast_ss(a2 + k), v, r2);
-                r3 = _mm256_fmadd_ps(_mm256_broadcast_ss(a3 + k), v, r3);
-            }
-            _mm256_storeu_ps(c0 + j, CL(r0)); _mm256_storeu_ps(c1 + j, CL(r1)); _mm256_storeu_ps(c2 + j, CL(r2)); _mm256_storeu_ps(c3 + j, CL(r3));
-        }
-        if (j < N) {
-            gemm_row_tail(K, a0, B, ldb, c0, j, N, bias, lo, hi); gemm_row_tail(K, a1, B, ldb, c1, j, N, bias, lo, hi);
-            gemm_row_tail(K, a2, B, ldb, c2, j, N, bias, lo, hi); gemm_row_tail(K, a3, B, ldb, c3, j, N, bias, lo, hi);
         }
     }
-    for (; i < M; i++) {
-        const float *a = A + (size_t)i * lda;
-        float *c = C + (size_t)i * ldc;
-        int j = 0;
-        for (; j + 8 <= N; j += 8) {
-            __m256 r = bias ? _mm256_loadu_ps(bias + j) : _mm256_setzero_ps();
-            for (int k = 0; k < K; k++) r = _mm256_fmadd_ps(_mm256_broadcast_ss(a + k), _mm256_loadu_ps(B + (size_t)k * ldb + j), r);
-            _mm256_storeu_ps(c + j, CL(r));
-        }
-        gemm_row_tail(K, a, B, ldb, c, j, N, bias, lo, hi);
-    }
-#undef CL
 }
 
 AVX2 void skiff_depthwise_avx2(const float *x, const float *w, const float *bias, float *out,

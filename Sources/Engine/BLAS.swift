@@ -1,4 +1,5 @@
 import COpenBLAS
+import CSkiffKernels
 
 /// The tuned BLAS the engine's GEMM-based kernels call (the only file family that imports COpenBLAS).
 public enum BLAS {
@@ -21,6 +22,7 @@ public enum BLAS {
 public func setThreads(_ n: Int) {
     FastKernels.threads = max(1, n)
     BLAS.setThreads(1)
+    _ = skiff_pool_start(Int32(max(1, n)))
 }
 
 /// Which optimised kernel set this CPU runs ("avx2+fma" micro-kernels, or "baseline").

@@ -72,6 +72,34 @@ import TestSupport
         try r.model.graph.validate()
     }
 
+    /// Zero padding before a VALID convolution (Keras's ZeroPadding2D before a stride-2 conv) becomes the
+    /// convolution's explicit padding; the engine's outputs must not change.
+    @Test func zeroPadsAreFusedIntoTheFollowingConvolution() throws {
+        var rng = SeededRandom(seed: 11)
+        let b = GraphBuilder()
+        let x = b.input("x", .float32, [.batch, 11, 11, 8])
+        let p1 = try b.add(.pad, "pad1", [x], ["pads": .ints([0, 0, 1, 2, 0, 1, 0, 0])])
+        let d = try b.add(.depthwiseConv2d, "dw", [p1, b.constant("dw/k", shape: [3, 3, 8, 1], values: rng.floats(72, std: 0.5))],
+                          ["strides": .ints([2, 2]), "padding": .string("valid"), "activation": .string("relu6")])
+        let p2 = try b.add(.pad, "pad2", [d], ["pads": .ints([0, 0, 1, 1, 1, 1, 0, 0])])
+        let c = try b.add(.conv2d, "conv", [p2, b.constant("conv/k", shape: [3, 3, 8, 5], values: rng.floats(360, std: 0.5))],
+                          ["strides": .ints([2, 2]), "padding": .string("valid")])
+        let kept = try b.add(.pad, "pad3", [c], ["pads": .ints([0, 0, 1, 1, 1, 1, 0, 0]), "value": .float(1)])  // not zero: stays
+        var m = b.finish(outputs: [try b.add(.conv2d, "last", [kept, b.constant("last/k", shape: [1, 1, 5, 2], values: rng.floats(10, std: 0.5))])])
+        let plain = try Model(graph: m.graph, weights: WeightStore(m.weights))
+        let report = Optimizer.optimize(&m)
+        #expect(report.fusedPads == 2)
+        #expect(m.graph.nodes.filter { $0.op == .pad }.count == 1)
+        try m.graph.validate()
+        let input = Tensor(shape: [2, 11, 11, 8], values: rng.floats(2 * 11 * 11 * 8, std: 1))
+        for kernels in [Model.Kernels.fast, .reference] {
+            let want = try plain.run(["x": input])
+            let got = try Model(graph: m.graph, weights: WeightStore(m.weights), kernels: kernels).run(["x": input])
+            #expect(got.keys.sorted() == want.keys.sorted())
+            for (k, v) in want { expectClose(got[k]!.values, v.values, atol: 1e-5, rtol: 1e-5) }
+        }
+    }
+
     @Test func sharedLayersShareOneCopyOfTheirWeights() throws {
         let f = try #require(KerasFixture.models.first { $0.name == "k3_nested" && $0.kind == "keras" })
         let r = try f.read()

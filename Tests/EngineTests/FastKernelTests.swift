@@ -47,6 +47,33 @@ import TestSupport
         expectClose(f.values, r.values, atol: 1e-4, rtol: 1e-4)
     }
 
+    /// Products with few rows and many columns (batch-1 heads, the late 5×5 layers) are split by columns
+    /// across threads, both through the AVX2 kernel (K ≤ 256) and OpenBLAS; partial 16-column strips included.
+    @Test(arguments: 0..<12) func fewRowsManyColumns(seed: Int) throws {
+        var rng = SeededRandom(seed: UInt64(300 + seed))
+        func pick(_ options: [Int]) -> Int { options[Int(rng.next() % UInt64(options.count))] }
+        let rows = pick([1, 5, 25]), inF = pick([64, 200, 320, 1280]), outF = pick([100, 1000, 1283])
+        let (f, r) = try both(.dense, [random([rows, inF], &rng)], constants: [random([inF, outF], &rng), random([outF], &rng)],
+                              ["activation": .string(pick([0, 1]) == 0 ? "relu" : "linear")])
+        expectClose(f.values, r.values, atol: 1e-3, rtol: 1e-4)
+        let (cf, cr) = try both(.conv2d, [random([1, 5, 5, inF], &rng)], constants: [random([1, 1, inF, outF], &rng), random([outF], &rng)],
+                                ["padding": .string("valid"), "activation": .string("relu6")])
+        expectClose(cf.values, cr.values, atol: 1e-3, rtol: 1e-4)
+    }
+
+    /// The worker pool under many back-to-back small parallel loops (the hand-off a model makes between ops):
+    /// every one must see all of its chunks done, and none twice.
+    @Test func poolRunsEveryChunkOnce() throws {
+        var rng = SeededRandom(seed: 9)
+        let x = random([2, 12, 12, 16], &rng), k = random([3, 3, 16, 1], &rng)
+        let (f0, r0) = try both(.depthwiseConv2d, [x], constants: [k], ["padding": .string("same")])
+        for _ in 0..<300 {
+            let (f, _) = try both(.depthwiseConv2d, [x], constants: [k], ["padding": .string("same")])
+            #expect(f.values == f0.values)
+        }
+        expectClose(f0.values, r0.values, atol: 1e-4, rtol: 1e-4)
+    }
+
     @Test(arguments: 0..<20) func denseAndElementwise(seed: Int) throws {
         var rng = SeededRandom(seed: UInt64(200 + seed))
         func pick(_ options: [Int]) -> Int { options[Int(rng.next() % UInt64(options.count))] }

@@ -6,8 +6,8 @@
 int skiff_has_avx2_fma(void);
 
 /* C[M×N] = A[M×K]·B[K×N] (+ bias[N] on every row when bias is not NULL); row-major with leading
-   dimensions lda, ldb, ldc, then clamped to [lo, hi] (relu: 0, +inf; relu6: 0, 6; none: ±inf). AVX2/FMA register-blocked kernel (4 rows × 16 columns), for the short-K
-   products of pointwise convolutions. Call only when skiff_has_avx2_fma(). */
+   dimensions lda, ldb, ldc, then clamped to [lo, hi] (relu: 0, +inf; relu6: 0, 6; none: ±inf). AVX2/FMA register-blocked kernel (6 rows × 16 columns, row blocks
+   kept in L2, B strips in L1), for the short-K products of pointwise convolutions. Call only when skiff_has_avx2_fma(). */
 void skiff_gemm_avx2(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc, const float *bias,
                      float lo, float hi);
 
@@ -29,4 +29,13 @@ int skiff_activate(float *p, size_t n, int kind);
    lacks the instruction; the caller then uses its table-driven definition. */
 int skiff_has_crc32c_hw(void);
 unsigned int skiff_crc32c_hw(unsigned int state, const void *p, size_t n);
+
+/* The engine's worker pool (pool.c). skiff_pool_start makes threads − 1 workers (the caller is the other);
+   skiff_pool_run calls fn(ctx, i) for i in [0, count) across the workers and the caller, returning when all
+   are done (inline when the pool is busy or has no workers). skiff_pool_park sends spinning workers to sleep
+   at once (before OpenBLAS runs its own threads). */
+typedef void (*skiff_task_fn)(void *ctx, int index);
+int skiff_pool_start(int threads);
+void skiff_pool_run(skiff_task_fn fn, void *ctx, int count);
+void skiff_pool_park(void);
 #endif

@@ -72,12 +72,31 @@ enum FastConvolution {
         let (lo, hi) = clamp ?? (-.infinity, .infinity)
         let micro = avx2 && k <= microKernelMaxK && m * n * k < blasThreadingThreshold
         if !micro, m * n * k >= blasThreadingThreshold, FastKernels.threads > 1 {
+            skiff_pool_park()  // OpenBLAS's own threads need the cores the pool's workers would spin on
             BLAS.setThreads(FastKernels.threads)
             BLAS.sgemm(m: m, n: n, k: k, a: a, b: b, c: c)
             BLAS.setThreads(1)
             return false
         }
-        let blocks = m * n * k < FastKernels.parallelThreshold * 4 ? 1 : min(FastKernels.threads, max(1, m / 16))
+        let big = m * n * k >= FastKernels.parallelThreshold * 4
+        // Few rows (the late layers and dense heads at batch 1): split the columns instead, in 16-wide strips.
+        if big, m < 16 * FastKernels.threads, n >= 32 * FastKernels.threads {
+            let strips = (n + 15) / 16, parts = FastKernels.threads
+            let per = (strips + parts - 1) / parts * 16
+            FastKernels.parallel(parts, work: Int.max) { range in
+                for i in range {
+                    let j = i * per, cols = min(per, n - j)
+                    guard cols > 0 else { continue }
+                    if micro {
+                        skiff_gemm_avx2(Int32(m), Int32(cols), Int32(k), a, Int32(k), b + j, Int32(n), c + j, Int32(n), bias.map { $0 + j }, lo, hi)
+                    } else {
+                        BLAS.sgemm(m: m, n: cols, k: k, a: a, b: b + j, ldb: n, c: c + j, ldc: n)
+                    }
+                }
+            }
+            return micro
+        }
+        let blocks = big ? min(FastKernels.threads, max(1, m / 16)) : 1
         let per = (m + blocks - 1) / blocks
         FastKernels.parallel(blocks, work: blocks == 1 ? 0 : Int.max) { range in
             for i in range {

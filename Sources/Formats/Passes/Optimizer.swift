@@ -5,6 +5,7 @@ public enum Optimizer {
         public var removedIdentities = 0
         public var foldedScaleShift = 0
         public var fusedActivations = 0
+        public var fusedPads = 0
     }
 
     @discardableResult
@@ -13,6 +14,7 @@ public enum Optimizer {
         report.removedIdentities = removeIdentities(&model)
         report.foldedScaleShift = foldScaleShift(&model)
         report.fusedActivations = fuseActivations(&model)
+        report.fusedPads = fusePads(&model)
         model.pruneConstants()
         return report
     }
@@ -41,6 +43,35 @@ public enum Optimizer {
     }
 
     // MARK: - Passes
+
+    /// A zero `pad` of only the spatial axes feeding one VALID/EXPLICIT conv2d or depthwise conv (Keras's
+    /// ZeroPadding2D before a stride-2 convolution) becomes that convolution's explicit padding: one pass
+    /// over the activations instead of two, and no padded copy.
+    static func fusePads(_ m: inout LoweredModel) -> Int {
+        var fused = 0
+        let outputs = Set(m.graph.outputs.map(\.name))
+        var i = 0
+        while i < m.graph.nodes.count {
+            let pad = m.graph.nodes[i]
+            let uses = consumers(m.graph)
+            guard pad.op == .pad, (pad.string("mode") ?? "constant") == "constant", (pad.float("value") ?? 0) == 0,
+                  let p = pad.ints("pads"), p.count == 8, p[0] == 0, p[1] == 0, p[6] == 0, p[7] == 0,
+                  !outputs.contains(pad.outputs[0].name), uses[pad.outputs[0].name] == 1,
+                  let c = m.graph.nodes.firstIndex(where: { $0.inputs.first == pad.outputs[0].name }),
+                  [.conv2d, .depthwiseConv2d].contains(m.graph.nodes[c].op) else { i += 1; continue }
+            let conv = m.graph.nodes[c]
+            let padding = conv.string("padding") ?? "valid"
+            guard padding == "valid" || padding == "explicit" else { i += 1; continue }
+            let old = padding == "explicit" ? (conv.ints("pads") ?? [0, 0, 0, 0]) : [0, 0, 0, 0]
+            guard old.count == 4 else { i += 1; continue }
+            m.graph.nodes[c].attributes["padding"] = .string("explicit")
+            m.graph.nodes[c].attributes["pads"] = .ints([old[0] + p[2], old[1] + p[3], old[2] + p[4], old[3] + p[5]])
+            m.graph.nodes[c].inputs[0] = pad.inputs[0]
+            m.graph.nodes.remove(at: i)
+            fused += 1
+        }
+        return fused
+    }
 
     /// `unary identity` nodes whose output is not a graph output.
     static func removeIdentities(_ m: inout LoweredModel) -> Int {
