@@ -31,7 +31,6 @@ static struct {
     _Atomic int done;
     _Atomic int sleepers;
     _Atomic int busy;
-    _Atomic int park;
     skiff_task_fn fn;
     void *ctx;
     int workers;
@@ -65,7 +64,7 @@ static void *worker(void *arg) {
         unsigned int g;
         int spins = 0;
         while ((g = atomic_load_explicit(&pool.generation, memory_order_acquire)) == seen) {
-            if (++spins < SPINS && !atomic_load_explicit(&pool.park, memory_order_relaxed)) { PAUSE(); continue; }
+            if (++spins < SPINS) { PAUSE(); continue; }
             atomic_fetch_add(&pool.sleepers, 1);
             if (atomic_load(&pool.generation) == seen) futex_wait(&pool.generation, seen);
             atomic_fetch_sub(&pool.sleepers, 1);
@@ -102,7 +101,6 @@ void skiff_pool_run(skiff_task_fn fn, void *ctx, int count) {
     }
     static uint64_t job = 0;
     job = (job + 1) & 0xFFFF;
-    atomic_store_explicit(&pool.park, 0, memory_order_relaxed);
     pool.fn = fn;
     pool.ctx = ctx;
     atomic_store_explicit(&pool.done, 0, memory_order_relaxed);
@@ -113,5 +111,3 @@ void skiff_pool_run(skiff_task_fn fn, void *ctx, int count) {
     while (atomic_load_explicit(&pool.done, memory_order_acquire) < count) PAUSE();
     atomic_store_explicit(&pool.busy, 0, memory_order_release);
 }
-
-void skiff_pool_park(void) { atomic_store_explicit(&pool.park, 1, memory_order_relaxed); }

@@ -32,10 +32,9 @@ unsigned int skiff_crc32c_hw(unsigned int state, const void *p, size_t n);
 
 /* The engine's worker pool (pool.c). skiff_pool_start makes threads − 1 workers (the caller is the other);
    skiff_pool_run calls fn(ctx, i) for i in [0, count) across the workers and the caller, returning when all
-   are done (inline when the pool is busy or has no workers). skiff_pool_park sends spinning workers to sleep
-   at once (before OpenBLAS runs its own threads). */
+   are done (inline when the pool is busy or has no workers).
+   OpenBLAS stays single-threaded: the engine calls it inside its own blocks. */
 typedef void (*skiff_task_fn)(void *ctx, int index);
 int skiff_pool_start(int threads);
 void skiff_pool_run(skiff_task_fn fn, void *ctx, int count);
-void skiff_pool_park(void);
 #endif

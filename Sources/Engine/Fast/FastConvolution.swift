@@ -51,33 +51,23 @@ enum FastConvolution {
                        activation: fused && clamp != nil ? nil : p.activation)
     }
 
-    /// Above this many multiply-adds a GEMM is left to OpenBLAS's own threads (it partitions large
-    /// products better); below it, row blocks run single-threaded SGEMMs on the engine's threads, which
-    /// avoids OpenBLAS's per-call thread hand-off. Measured: MobileNetV2-160 25.2 → 22.6 ms with row
-    /// blocks everywhere, but ResNet50 80 → 90 ms; the split keeps both gains.
-    static let blasThreadingThreshold = 1 << 25
-
     /// Whether the CPU runs the AVX2/FMA micro-kernels of `CSkiffKernels`.
     static let avx2 = skiff_has_avx2_fma() != 0
-    /// Products with inner dimension up to this and under `blasThreadingThreshold` multiply-adds use the
-    /// micro-kernel (no packing; bias and relu/relu6 fused). Measured: MobileNetV2-160 20.6 → 9.0 ms;
-    /// ResNet50's large 1×1 products stay faster in OpenBLAS (114 ms through the micro-kernel vs 80).
-    static let microKernelMaxK = 256
+    /// Products with inner dimension up to `microKernelMaxK` and under `microKernelMaxWork` multiply-adds use
+    /// the micro-kernel (no packing; bias and relu/relu6 fused); larger ones go to OpenBLAS, single-threaded
+    /// inside the engine's own row or column blocks. Measured (ResNet50-224, 8 interleaved rounds): OpenBLAS's
+    /// own threads 72.0 ms median vs 68.6 ms on the pool; everything through the micro-kernel 88–115 ms.
+    /// MobileNetV2-160 through the micro-kernel: 20.6 → 9.0 ms when it was introduced.
+    static let microKernelMaxK = 1024
+    static let microKernelMaxWork = 1 << 25
 
-    /// C = A·B, threaded as described above. When the micro-kernel runs it also adds `bias` and applies
-    /// `clamp` (nil: none) and returns true; OpenBLAS leaves both to the caller and returns false.
+    /// C = A·B on the engine's threads. When the micro-kernel runs it also adds `bias` and applies `clamp`
+    /// (nil: none) and returns true; OpenBLAS leaves both to the caller and returns false.
     @discardableResult
     static func gemmRows(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
                          bias: UnsafePointer<Float>? = nil, clamp: (Float, Float)? = nil) -> Bool {
         let (lo, hi) = clamp ?? (-.infinity, .infinity)
-        let micro = avx2 && k <= microKernelMaxK && m * n * k < blasThreadingThreshold
-        if !micro, m * n * k >= blasThreadingThreshold, FastKernels.threads > 1 {
-            skiff_pool_park()  // OpenBLAS's own threads need the cores the pool's workers would spin on
-            BLAS.setThreads(FastKernels.threads)
-            BLAS.sgemm(m: m, n: n, k: k, a: a, b: b, c: c)
-            BLAS.setThreads(1)
-            return false
-        }
+        let micro = avx2 && k <= microKernelMaxK && m * n * k < microKernelMaxWork
         let big = m * n * k >= FastKernels.parallelThreshold * 4
         // Few rows (the late layers and dense heads at batch 1): split the columns instead, in 16-wide strips.
         if big, m < 16 * FastKernels.threads, n >= 32 * FastKernels.threads {
