@@ -82,12 +82,6 @@ struct PoolJob {
     let chunk: Int
 }
 
-/// Carries a value into concurrently executing code whose safety the caller ensures (disjoint ranges).
-struct UncheckedSendable<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
-}
-
 /// Per-model reusable scratch memory (im2col buffers): grown once, reused on every run.
 final class Scratch: @unchecked Sendable {
     private(set) var buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: 0)
