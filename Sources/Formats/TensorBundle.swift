@@ -114,13 +114,6 @@ public struct TensorBundle: Sendable {
             }
         }
     }
-
-    /// A float32 entry as values.
-    public func floats(_ key: String) throws -> [Float] {
-        guard let e = entry(key), e.dtype == 1 else { throw FormatsError(.unsupportedDType, "entry '\(key)' is not float32", file: prefix + ".index") }
-        let raw = try bytes(key)
-        guard raw.count == e.shape.reduce(1, *) * 4 else { throw FormatsError(.sizeMismatch, "entry '\(key)' has \(raw.count) bytes for shape \(e.shape)", file: prefix + ".index") }
-        return raw.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
     }
 }
 

@@ -53,10 +53,9 @@ public enum Optimizer {
         var i = 0
         while i < m.graph.nodes.count {
             let pad = m.graph.nodes[i]
-            let uses = consumers(m.graph)
             guard pad.op == .pad, (pad.string("mode") ?? "constant") == "constant", (pad.float("value") ?? 0) == 0,
                   let p = pad.ints("pads"), p.count == 8, p[0] == 0, p[1] == 0, p[6] == 0, p[7] == 0,
-                  !outputs.contains(pad.outputs[0].name), uses[pad.outputs[0].name] == 1,
+                  !outputs.contains(pad.outputs[0].name), consumers(m.graph)[pad.outputs[0].name] == 1,
                   let c = m.graph.nodes.firstIndex(where: { $0.inputs.first == pad.outputs[0].name }),
                   [.conv2d, .depthwiseConv2d].contains(m.graph.nodes[c].op) else { i += 1; continue }
             let conv = m.graph.nodes[c]
