@@ -114,7 +114,6 @@ public struct TensorBundle: Sendable {
             }
         }
     }
-    }
 }
 
 /// The immutable sorted table format TensorFlow uses for `.index` files: blocks of prefix-compressed
