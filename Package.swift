@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
+        .package(url: "https://github.com/swiftcsv/SwiftCSV", from: "0.10.0"),
     ],
     targets: [
         // C libraries (system-library targets: a module map and a shim header each).
@@ -36,13 +37,17 @@ let package = Package(
         // protobuf-c code generated from proto/skiff_tf.proto by scripts/gen-proto.sh (committed).
         .target(name: "CSavedModelProto", dependencies: ["CProtobufC"]),
 
+        // PNG decoding with libpng (its errors longjmp, so the decode is C; libpng-dev).
+        .target(name: "CSkiffPNG", linkerSettings: [.linkedLibrary("png16")]),
+
         // Skiff's own C kernels (AVX2/FMA micro-kernels, chosen at run time; no system library).
         .target(name: "CSkiffKernels", cSettings: [.unsafeFlags(["-O3"])]),
 
         // Skiff's own modules.
         .target(name: "Formats", dependencies: ["CZstd", "CHDF5", "CProtobufC", "CSavedModelProto", "CSkiffKernels", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
-                                               .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "Engine", dependencies: ["Formats", "COpenBLAS", "CTurboJPEG", "CSkiffKernels"]),
+                                               .product(name: "Crypto", package: "swift-crypto"),
+                                               .product(name: "SwiftCSV", package: "SwiftCSV")]),
+        .target(name: "Engine", dependencies: ["Formats", "COpenBLAS", "CTurboJPEG", "CSkiffPNG", "CSkiffKernels"]),
         .target(name: "Packager", dependencies: ["Formats", .product(name: "Yams", package: "Yams")]),
         .target(name: "Serving", dependencies: [
             "Formats", "Engine", "Packager",

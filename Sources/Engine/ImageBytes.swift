@@ -1,21 +1,21 @@
-/// Turns what a client sent into encoded image bytes: raw JPEG, standard or web-safe base64 (padding
-/// optional, whitespace ignored), or a `data:image/…;base64,` URI.
+import Foundation
+
+/// Turns what a client sent into encoded image bytes: raw JPEG or PNG, standard or web-safe base64 of one
+/// (padding optional, whitespace ignored), or a `data:image/…;base64,` URI.
 public enum ImageBytes {
     static let jpegMagic: [UInt8] = [0xFF, 0xD8, 0xFF]
-    static let pngMagic: [UInt8] = [0x89, 0x50, 0x4E, 0x47]
 
-    /// - Throws: `EngineError` for empty input, bad base64, or data that is not a JPEG image.
+    static func isImage(_ b: some Collection<UInt8>) -> Bool { b.starts(with: jpegMagic) || b.starts(with: PNG.magic) }
+
+    /// - Throws: `EngineError` for empty input, or data that is neither a JPEG/PNG image nor base64 of one.
     public static func unwrap(_ data: [UInt8], maxBytes: Int) throws -> [UInt8] {
         guard !data.isEmpty else { throw EngineError("the image is empty") }
-        guard data.count <= maxBytes * 4 / 3 + 4 else {
+        let (limit, overflow) = maxBytes.multipliedReportingOverflow(by: 4)
+        guard overflow || data.count <= limit / 3 + 4 else {
             throw EngineError("the image is \(data.count) bytes, more than the limit of \(maxBytes) (set by the model's image signature)")
         }
         var bytes = data
-        if bytes.starts(with: jpegMagic) {
-            // raw JPEG
-        } else if bytes.starts(with: pngMagic) {
-            throw EngineError("the image is a PNG; this model's image signature accepts JPEG")
-        } else {
+        if !isImage(bytes) {
             var text = bytes[...]
             while let f = text.first, f == 0x20 || f == 0x0A || f == 0x0D || f == 0x09 { text = text.dropFirst() }
             if text.starts(with: Array("data:".utf8)) {
@@ -25,16 +25,27 @@ public enum ImageBytes {
                 }
                 text = text[(comma + 1)...]
             }
-            bytes = try decodeBase64(Array(text))
-            if bytes.starts(with: pngMagic) { throw EngineError("the image is a PNG; this model's image signature accepts JPEG") }
-            guard bytes.starts(with: jpegMagic) else {
-                throw EngineError("the data is neither a JPEG image nor base64 of one (it decodes to bytes starting \(bytes.prefix(4).map { String($0, radix: 16) }))")
+            do { bytes = try decodeBase64(Array(text)) } catch {
+                throw EngineError("not a JPEG or PNG image, nor base64 of one (\(describe(data)))")
+            }
+            guard isImage(bytes) else {
+                throw EngineError("not a JPEG or PNG image, nor base64 of one (it decodes to bytes starting \(bytes.prefix(4).map { String(format: "%02x", $0) }.joined(separator: " ")))")
             }
         }
         guard bytes.count <= maxBytes else {
             throw EngineError("the image is \(bytes.count) bytes, more than the limit of \(maxBytes) (set by the model's image signature)")
         }
         return bytes
+    }
+
+    /// What the data looks like, for an error message: text starting "…", or its first bytes.
+    static func describe(_ data: [UInt8]) -> String {
+        let head = data.prefix(24)
+        if head.allSatisfy({ $0 >= 0x20 && $0 < 0x7F || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
+            let s = String(decoding: head, as: UTF8.self).replacingOccurrences(of: "\n", with: " ")
+            return "it is text starting \"\(s)\(data.count > head.count ? "…" : "")\""
+        }
+        return "it starts with bytes " + data.prefix(4).map { String(format: "%02x", $0) }.joined(separator: " ")
     }
 
     private static let table: [Int8] = {

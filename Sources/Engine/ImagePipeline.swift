@@ -7,9 +7,11 @@ public struct ImagePipeline: Sendable {
 
     public init(_ spec: ImageInput) { self.spec = spec }
 
-    /// Decodes one image (raw JPEG, base64, or a data URI) to its pixels.
+    /// Decodes one image (raw JPEG or PNG, base64 of one, or a data URI) to its pixels.
     public func decode(_ data: [UInt8]) throws -> DecodedImage {
-        let jpeg = try ImageBytes.unwrap(data, maxBytes: spec.maxEncodedBytes)
+        let encoded = try ImageBytes.unwrap(data, maxBytes: spec.maxEncodedBytes)
+        if PNG.isPNG(encoded) { return try PNG.decode(encoded, channels: spec.channels, maxPixels: spec.maxPixels) }
+        let jpeg = encoded
         var image = try TurboJPEG.decode(jpeg, channels: spec.channels, accurateDCT: spec.idct == "accurate", maxPixels: spec.maxPixels)
         if spec.exifOrientation { image = ExifOrientation.apply(ExifOrientation.read(jpeg), to: image) }
         return image

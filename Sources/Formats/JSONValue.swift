@@ -13,6 +13,24 @@ public enum JSONValue: Equatable, Sendable, CustomStringConvertible, Decodable {
         self = try JSONDecoder().decode(JSONValue.self, from: data)
     }
 
+    /// A parse error as one readable phrase ("unexpected character around line 1, column 9"), without Swift's
+    /// `DecodingError` dump.
+    public static func describe(_ error: Error) -> String {
+        guard let e = error as? DecodingError else { return "\(error)" }
+        switch e {
+        case .dataCorrupted(let context):
+            var detail = context.debugDescription
+            if let underlying = context.underlyingError as NSError?,
+               let d = underlying.userInfo[NSDebugDescriptionErrorKey] as? String { detail = d }
+            if detail.contains("did not start with array or object") || detail.isEmpty || detail == "The given data was not valid JSON." {
+                return detail.isEmpty ? "it is not valid JSON" : "it is not valid JSON (\(detail.trimmingCharacters(in: CharacterSet(charactersIn: "."))))"
+            }
+            return "it is not valid JSON (\(detail.trimmingCharacters(in: CharacterSet(charactersIn: "."))))"
+        default:
+            return "it is not valid JSON"
+        }
+    }
+
     public subscript(key: String) -> JSONValue? { if case .object(let o) = self { o[key] } else { nil } }
     public subscript(index: Int) -> JSONValue? {
         if case .array(let a) = self, index >= 0, index < a.count { a[index] } else { nil }

@@ -5,11 +5,12 @@ import Formats
 /// What went wrong with a request, in HTTP terms: every front end (Lambda, `skiff serve`) maps it the same way.
 public struct ServingError: Error, CustomStringConvertible, Sendable {
     public enum Kind: Sendable {
-        case badRequest, notFound, tooLarge, unavailable, `internal`
+        case badRequest, notFound, methodNotAllowed, tooLarge, unavailable, `internal`
         public var status: Int {
             switch self {
             case .badRequest: 400
             case .notFound: 404
+            case .methodNotAllowed: 405
             case .tooLarge: 413
             case .unavailable: 503
             case .internal: 500
@@ -27,6 +28,20 @@ public struct ScoredClass: Codable, Sendable, Equatable {
     public var label: String?
     public var index: Int
     public var score: Float
+
+    public init(label: String?, index: Int, score: Float) {
+        self.label = label
+        self.index = index
+        self.score = score
+    }
+
+    /// `label` is always written (`null` for an unlabelled model), so every answer has the same keys.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(label, forKey: .label)
+        try c.encode(index, forKey: .index)
+        try c.encode(score, forKey: .score)
+    }
 }
 
 /// A `.skiff` model with an image signature, loaded once and shared by concurrent requests: encoded images in,

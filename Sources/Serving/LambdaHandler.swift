@@ -31,21 +31,6 @@ public struct LambdaHandler: Sendable {
         public var isFunctionError: Bool { status >= 500 }
     }
 
-    struct Body: Encodable {
-        struct Prediction: Encodable {
-            var label: String?
-            var index: Int
-            var score: Float
-            var top_k: [ScoredClass]
-        }
-        struct Timing: Encodable { var decode: Double; var inference: Double; var total: Double }
-        var model: String
-        var version: String?
-        var runtime: String
-        var predictions: [Prediction]
-        var timing_ms: Timing
-    }
-
     struct ErrorBody: Encodable {
         var error: String
         var status: Int
@@ -59,29 +44,19 @@ public struct LambdaHandler: Sendable {
     }
 
     public func handle(event: [UInt8]) -> Reply {
-        let start = DispatchTime.now().uptimeNanoseconds
         do {
             guard event.count <= maxEventBytes else {
                 throw ServingError(.tooLarge, "the event is \(event.count) bytes; the limit is \(maxEventBytes)")
             }
             let request = try Self.request(from: event)
-            let result = try classifier.classify(request.images, top: request.topK ?? topK)
-            let total = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
-            let body = Body(
-                model: classifier.name, version: classifier.version.map(String.init), runtime: "skiff \(SkiffVersion.current)",
-                predictions: result.predictions.map { top in
-                    Body.Prediction(label: top[0].label, index: top[0].index, score: top[0].score, top_k: top)
-                },
-                timing_ms: .init(decode: Self.round(result.decodeMilliseconds), inference: Self.round(result.inferenceMilliseconds), total: Self.round(total)))
-            return Reply(status: 200, payload: Self.proxy(200, body), images: request.images.count, error: nil)
+            let report = try classifier.predict(request.named, top: request.topK ?? topK)
+            return Reply(status: 200, payload: Self.proxy(200, report), images: request.images.count, error: nil)
         } catch let e as ServingError {
             return Reply(status: e.kind.status, payload: Self.proxy(e.kind.status, ErrorBody(error: e.message, status: e.kind.status)), images: 0, error: e.message)
         } catch {
             return Reply(status: 500, payload: Self.proxy(500, ErrorBody(error: "\(error)", status: 500)), images: 0, error: "\(error)")
         }
     }
-
-    static func round(_ ms: Double) -> Double { (ms * 1000).rounded() / 1000 }
 
     static func proxy<T: Encodable>(_ status: Int, _ body: T) -> [UInt8] {
         let encoder = JSONEncoder()
@@ -95,7 +70,7 @@ public struct LambdaHandler: Sendable {
     static func request(from event: [UInt8]) throws -> ImageRequest {
         let value: JSONValue
         do { value = try JSONValue(parsing: Data(event)) } catch {
-            throw ServingError(.badRequest, "the event is not JSON (\(error))")
+            throw ServingError(.badRequest, "the event: \(JSONValue.describe(error))")
         }
         guard let object = value.object else { throw ServingError(.badRequest, "the event must be a JSON object") }
         let isProxy = object["httpMethod"] != nil || object["requestContext"] != nil || object["routeKey"] != nil || object["rawPath"] != nil
@@ -111,17 +86,13 @@ public struct LambdaHandler: Sendable {
         var headers: [String: String] = [:]
         for (k, v) in object["headers"]?.object ?? [:] { if let s = v.string { headers[k.lowercased()] = s } }
         let contentType = headers["content-type"]?.lowercased() ?? ""
-        var topK: Int?
-        if let q = object["queryStringParameters"]?.object, let t = q["top_k"]?.string {
-            guard let k = Int(t), k >= 1 else { throw ServingError(.badRequest, "query parameter top_k must be a positive integer") }
-            topK = k
-        }
+        let topK = try ImageRequest.topK(query: object["queryStringParameters"]?.object?["top_k"]?.string)
         let firstByte = body.first { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }
         if contentType.hasPrefix("application/json") || (!contentType.hasPrefix("image/") && firstByte == UInt8(ascii: "{")) {
             var request = try ImageRequest.parse(json: body)
             if request.topK == nil { request.topK = topK }
             return request
         }
-        return ImageRequest(images: [body], topK: topK)
+        return ImageRequest(images: [body], names: ["body"], topK: topK)
     }
 }

@@ -89,7 +89,7 @@ public final class LambdaRuntime: Sendable {
             throw ServingError(.internal, message)
         }
         let initMs = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
-        log(Self.jsonLine(["event": "init", "outcome": "ok", "model": handler.classifier.path, "init_ms": LambdaHandler.round(initMs),
+        log(Self.jsonLine(["event": "init", "outcome": "ok", "model": handler.classifier.path, "init_ms": PredictionReport.round(initMs),
                            "image": handler.classifier.image.map { "\($0.width)x\($0.height)" } ?? "none"].merging(source) { a, _ in a }))
 
         while true {
@@ -116,7 +116,7 @@ public final class LambdaRuntime: Sendable {
                 continue
             }
             let reply = handler.handle(event: event)
-            let ms = LambdaHandler.round(Double(DispatchTime.now().uptimeNanoseconds - began) / 1e6)
+            let ms = PredictionReport.round(Double(DispatchTime.now().uptimeNanoseconds - began) / 1e6)
             var line: [String: Any] = ["requestId": id, "status": reply.status, "ms": ms, "images": reply.images,
                                        "outcome": reply.status == 200 ? "ok" : reply.isFunctionError ? "error" : "rejected"]
             if let e = reply.error { line["error"] = e }

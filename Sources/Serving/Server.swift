@@ -21,6 +21,10 @@ public final class SkiffServer: Sendable {
         /// Seconds a request may wait for a worker.
         public var queueTimeout = 30.0
         public var topK = 5
+        /// An origin allowed to call the API from a browser (`Access-Control-Allow-Origin`), or nil for none.
+        public var corsOrigin: String?
+        /// One JSON line per request on stderr (method, path, status, milliseconds).
+        public var logRequests = true
         public init() {}
     }
 
@@ -54,13 +58,25 @@ public final class SkiffServer: Sendable {
             configuration: .init(address: .hostname(options.host, port: options.port), serverName: "skiff/\(SkiffVersion.current)"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
-        try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+        do {
+            try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+        } catch let e as IOError where e.errnoCode == EADDRINUSE {
+            throw ServingError(.unavailable, "port \(options.port) is in use on \(options.host): stop what is listening there or pick another with --port (0 picks a free one)")
+        } catch let e as IOError where e.errnoCode == EADDRNOTAVAIL || e.errnoCode == EACCES {
+            throw ServingError(.unavailable, "cannot listen on \(options.host):\(options.port): \(e.errnoCode == EACCES ? "permission denied (ports below 1024 need privileges)" : "the address is not on this machine")")
+        }
     }
 
     // MARK: routes
 
     func router() -> Router<BasicRequestContext> {
         let router = Router()
+        router.add(middleware: RequestLog(enabled: options.logRequests))
+        if let origin = options.corsOrigin {
+            router.add(middleware: CORSMiddleware(allowOrigin: origin == "*" ? .all : .custom(origin),
+                                                  allowHeaders: [.contentType], allowMethods: [.get, .post, .options]))
+        }
+        router.add(middleware: JSONErrors())
         router.get("/") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: UploadPage.html)))
         }
@@ -71,9 +87,15 @@ public final class SkiffServer: Sendable {
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: metrics.emitToBuffer())))
         }
         router.get("/v1/models") { [self] _, _ in json(.ok, modelList()) }
-        router.get("/v1/models/:name") { [self] _, c in try await endpoint("status") { try status(c.parameters.require("name"), nil) } }
+        router.get("/v1/models/:name") { [self] _, c in
+            let name = try c.parameters.require("name")
+            if name.contains(":") { return Self.postOnly(name) }
+            return try await endpoint("status") { try status(name, nil) }
+        }
         router.get("/v1/models/:name/versions/:version") { [self] _, c in
-            try await endpoint("status") { try status(c.parameters.require("name"), c.parameters.require("version")) }
+            let version = try c.parameters.require("version")
+            if version.contains(":") { return Self.postOnly(version) }
+            return try await endpoint("status") { try status(c.parameters.require("name"), version) }
         }
         router.get("/v1/models/:name/metadata") { [self] _, c in try await endpoint("metadata") { try metadata(c.parameters.require("name"), nil) } }
         router.get("/v1/models/:name/versions/:version/metadata") { [self] _, c in
@@ -102,8 +124,7 @@ public final class SkiffServer: Sendable {
         return try await endpoint(verb) {
             let model = try registry.find(name, version: version)
             let body = try await collect(request)
-            let query = request.uri.queryParameters
-            let topK = query["top_k"].flatMap { Int(String($0)) }
+            let topK = try ImageRequest.topK(query: request.uri.queryParameters["top_k"].map(String.init))
             switch verb {
             case "predict": return try await predict(model, body)
             case "classify": return try await classify(model, body, topK: topK)
@@ -138,9 +159,19 @@ public final class SkiffServer: Sendable {
         Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 
-    func errorResponse(_ e: ServingError) -> Response {
-        var r = json(HTTPResponse.Status(code: e.kind.status), #"{"error":\#(TensorJSON.quote(e.message))}"#)
+    func errorResponse(_ e: ServingError) -> Response { Self.errorResponse(e) }
+
+    static func errorResponse(_ e: ServingError) -> Response {
+        var r = Response(status: HTTPResponse.Status(code: e.kind.status), headers: [.contentType: "application/json"],
+                         body: .init(byteBuffer: ByteBuffer(string: #"{"error":\#(TensorJSON.quote(e.message))}"#)))
         if e.kind == .unavailable { r.headers[.retryAfter] = "1" }
+        return r
+    }
+
+    /// `GET …:predict` and friends: the verbs are POST-only.
+    static func postOnly(_ target: String) -> Response {
+        var r = errorResponse(ServingError(.methodNotAllowed, "\(target) takes POST (with a JSON or image body), not GET"))
+        r.headers[.allow] = "POST"
         return r
     }
 
@@ -148,8 +179,16 @@ public final class SkiffServer: Sendable {
         if let length = request.headers[.contentLength].flatMap(Int.init), length > options.maxBodyBytes {
             throw ServingError(.tooLarge, "the request body is \(length) bytes; the limit is \(options.maxBodyBytes)")
         }
-        var buffer = try await request.body.collect(upTo: options.maxBodyBytes)
-        return buffer.readBytes(length: buffer.readableBytes) ?? []
+        do {
+            var buffer = try await request.body.collect(upTo: options.maxBodyBytes)
+            return buffer.readBytes(length: buffer.readableBytes) ?? []
+        } catch is NIOTooManyBytesError {
+            throw ServingError(.tooLarge, "the request body is larger than the limit of \(options.maxBodyBytes) bytes")
+        } catch let e as HTTPError where e.status == .contentTooLarge {
+            throw ServingError(.tooLarge, "the request body is larger than the limit of \(options.maxBodyBytes) bytes")
+        } catch {
+            throw ServingError(.badRequest, "the request body could not be read (a malformed chunked encoding, or a body shorter than its Content-Length)")
+        }
     }
 
     /// Runs blocking engine work on a worker thread once admitted.
@@ -298,21 +337,65 @@ public final class SkiffServer: Sendable {
         return #"{"results":[\#(rows.joined(separator: ","))]}"#
     }
 
-    /// Raw JPEG body (or any `ImageRequest` JSON) → labelled top-k, the shape the Lambda runtime answers with.
+    /// Raw image body (or any `ImageRequest` JSON) → the one prediction schema, as the Lambda runtime answers.
     func labels(_ model: Classifier, _ body: [UInt8], contentType: String, topK: Int?) async throws -> String {
-        guard !body.isEmpty else { throw ServingError(.badRequest, "the request has no body: POST a JPEG (Content-Type: image/jpeg)") }
-        var request = ImageRequest(images: [body])
+        guard !body.isEmpty else { throw ServingError(.badRequest, "the request has no body: POST a JPEG or PNG (Content-Type: image/jpeg)") }
+        var request = ImageRequest(images: [body], names: ["body"])
         if contentType.lowercased().hasPrefix("application/json") { request = try ImageRequest.parse(json: body) }
         let k = topK ?? request.topK ?? options.topK
-        let images = request.images
-        let start = ContinuousClock.now
-        let result = try await infer { try model.classify(images, top: k) }
-        let total = ContinuousClock.now - start
-        let predictions = result.predictions.map { top in
-            let items = top.map { #"{"label":\#($0.label.map(TensorJSON.quote) ?? "null"),"index":\#($0.index),"score":\#($0.score)}"# }
-            return #"{"label":\#(top[0].label.map(TensorJSON.quote) ?? "null"),"index":\#(top[0].index),"score":\#(top[0].score),"top_k":[\#(items.joined(separator: ","))]}"#
+        let images = request.named
+        let report = try await infer { try model.predict(images, top: k) }
+        return report.json()
+    }
+}
+
+/// Turns every error that reaches the router — unknown paths (404), wrong methods, Hummingbird's own — into
+/// TensorFlow Serving's `{"error": "…"}` body, so no client ever gets an empty or internal-text reply.
+struct JSONErrors<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let e as HTTPError {
+            let message: String
+            switch e.status {
+            case .notFound: message = "no endpoint \(request.method) \(request.uri.path) (see GET /v1/models, POST /v1/models/NAME:predict, :classify, :labels)"
+            case .contentTooLarge: message = "the request body is too large"
+            default: message = e.body ?? e.status.reasonPhrase
+            }
+            let kind: ServingError.Kind = switch e.status.code {
+            case 404: .notFound
+            case 405: .methodNotAllowed
+            case 413: .tooLarge
+            case 400..<500: .badRequest
+            default: .internal
+            }
+            var r = SkiffServer.errorResponse(ServingError(kind, message))
+            r.status = e.status
+            return r
         }
-        let ms = Double(total.components.attoseconds) / 1e15 + Double(total.components.seconds) * 1000
-        return #"{"model":\#(TensorJSON.quote(model.name)),"version":"\#(model.version ?? 1)","predictions":[\#(predictions.joined(separator: ","))],"timing_ms":{"decode":\#(LambdaHandler.round(result.decodeMilliseconds)),"inference":\#(LambdaHandler.round(result.inferenceMilliseconds)),"total":\#(LambdaHandler.round(ms))}}"#
+    }
+}
+
+/// One JSON line per request on stderr, like the Lambda runtime's: method, path, status, milliseconds.
+struct RequestLog<Context: RequestContext>: RouterMiddleware {
+    let enabled: Bool
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard enabled else { return try await next(request, context) }
+        let start = ContinuousClock.now
+        var status = 500
+        defer {
+            let d = ContinuousClock.now - start
+            let ms = PredictionReport.round(Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15)
+            let line = #"{"method":"\#(request.method)","path":\#(TensorJSON.quote(request.uri.path)),"status":\#(status),"ms":\#(ms)}"# + "\n"
+            FileHandle.standardError.write(Data(line.utf8))
+        }
+        do {
+            let response = try await next(request, context)
+            status = response.status.code
+            return response
+        } catch let e as HTTPError {
+            status = e.status.code
+            throw e
+        }
     }
 }

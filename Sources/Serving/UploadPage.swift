@@ -29,8 +29,8 @@ enum UploadPage {
     <form id="form">
       <label for="model">Model</label>
       <select id="model" name="model"></select>
-      <label for="file">Image (JPEG)</label>
-      <div id="drop">Drop a JPEG here, or <input id="file" name="file" type="file" accept="image/jpeg"></div>
+      <label for="file">Image (JPEG or PNG)</label>
+      <div id="drop">Drop a JPEG or PNG here, or <input id="file" name="file" type="file" accept="image/jpeg,image/png"></div>
       <img id="preview" alt="the chosen image">
       <p><button id="go" type="submit">Classify</button></p>
     </form>
@@ -39,6 +39,7 @@ enum UploadPage {
     <script>
     const $ = (id) => document.getElementById(id);
     let chosen = null;
+    const className = (c) => c.label ?? ("class " + c.index);
     function status(text, error) { $("status").textContent = text; $("status").className = error ? "error" : ""; }
     async function loadModels() {
       const r = await fetch("/v1/models");
@@ -67,13 +68,13 @@ enum UploadPage {
       status("Classifying…");
       $("results").replaceChildren();
       const r = await fetch("/v1/models/" + encodeURIComponent($("model").value) + ":labels", {
-        method: "POST", headers: { "Content-Type": "image/jpeg" }, body: chosen });
+        method: "POST", headers: { "Content-Type": chosen.type || "image/jpeg" }, body: chosen });
       const body = await r.json();
       if (!r.ok) { status(body.error || ("HTTP " + r.status), true); return; }
       const p = body.predictions[0];
       for (const c of p.top_k) {
         const li = document.createElement("li");
-        li.dataset.label = c.label ?? String(c.index);
+        li.dataset.label = className(c);
         li.dataset.score = String(c.score);
         const name = document.createElement("span"); name.className = "label"; name.textContent = li.dataset.label;
         const bar = document.createElement("div"); bar.className = "bar"; bar.style.width = Math.max(1, c.score * 100) + "%";
@@ -81,7 +82,7 @@ enum UploadPage {
         li.append(name, bar, score);
         $("results").appendChild(li);
       }
-      status(body.model + ": " + p.label + " in " + body.timing_ms.total.toFixed(1) + " ms");
+      status(body.model + ": " + className(p) + " in " + body.timing_ms.total.toFixed(1) + " ms");
       document.body.dataset.done = "1";
     });
     loadModels().catch((err) => status("Cannot list models: " + err, true));

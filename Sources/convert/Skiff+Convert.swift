@@ -16,7 +16,7 @@ struct ConvertOptions: ParsableArguments {
     @Option(name: .shortAndLong, help: "Output file (default: the input's name with .skiff, beside it).")
     var output: String?
 
-    @Option(help: "Class labels for the first output: text (one per line), CSV with a header, or JSON (list or index → name map).")
+    @Option(help: "Class labels for the first output: text (one per line), CSV (header and index column optional), JSON (a list, {\"index\": \"name\"} or Keras class_indices), or label_map.pbtxt.")
     var labels: String?
 
     @Flag(help: "Keep the plain lowered graph: no BatchNormalization folding or activation fusion.")
@@ -45,8 +45,8 @@ struct ConvertOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Give the model an image input signature: 'auto' (size from the model's input) or WxH.", valueName: "auto|WxH"))
     var image: String?
 
-    @Option(help: "Image normalisation: tf (x/127.5−1), caffe (BGR − ImageNet means), torch (ImageNet mean/std), unit (x/255), none (0–255), custom (--scale/--offset).")
-    var preprocess: String = "none"
+    @Option(help: "Image normalisation: tf (x/127.5−1), caffe (BGR − ImageNet means), torch (ImageNet mean/std), unit (x/255), none (0–255, the default), custom (--scale/--offset). Implies --image auto.")
+    var preprocess: String?
 
     @Option(help: "Per-channel scales for --preprocess custom (comma-separated, applied to 0–255 values).")
     var scale: String?
@@ -56,6 +56,9 @@ struct ConvertOptions: ParsableArguments {
 
     @Option(help: "Image resize method: bilinear (tf.image.resize default), nearest, area, antialias (bilinear with antialias=True).")
     var resize: String = "bilinear"
+
+    @Option(name: .customLong("self-check"), help: ArgumentHelp("Random inputs the converted model is checked on before writing (default: 4, or 2 for models over 10 M parameters; 0 skips the check).", valueName: "N"))
+    var selfCheck: Int?
 
     @Option(help: ArgumentHelp("Crop before resizing: central:FRACTION (tf.image.central_crop) or shorter:SIDE (resize the shorter side, then centre-crop).", valueName: "central:F|shorter:N"))
     var crop: String?
@@ -69,9 +72,40 @@ struct ConvertOptions: ParsableArguments {
     @Option(help: "The graph input that takes images (default: the first input).")
     var imageInput: String?
 
-    /// The image signature these options describe for `graph`, or nil without --image.
-    func imageSignature(for graph: ModelGraph) throws -> ImageInput? {
+    /// Options that only mean something for an image signature, as the user typed them.
+    var imageOptionsGiven: [String] {
+        [preprocess.map { "--preprocess \($0)" }, crop.map { "--crop \($0)" }, scale.map { _ in "--scale" }, offset.map { _ in "--offset" },
+         imageInput.map { "--image-input \($0)" }].compactMap { $0 }
+    }
+
+    /// The image signature for `graph`: from --image, or implied by --preprocess/--crop (said on stderr), and
+    /// reconciled with one the source model already defines (a SavedModel's JPEG signature keeps its own
+    /// preprocessing; options that contradict it are refused).
+    func imageSignature(for graph: ModelGraph, existing: ImageInput?, note: (String) -> Void) throws -> ImageInput? {
+        if let existing {
+            guard image != nil || !imageOptionsGiven.isEmpty else { return existing }
+            if let preprocess {
+                let wanted = preprocess == "custom" ? nil : ImageInput.Normalization.preset(preprocess, channels: existing.channels)
+                let same = wanted.map { $0.bgr == existing.normalization.bgr && zip($0.scale, existing.normalization.scale).allSatisfy { abs($0 - $1) < 1e-9 }
+                    && zip($0.offset, existing.normalization.offset).allSatisfy { abs($0 - $1) < 1e-9 } } ?? false
+                if !same {
+                    throw ValidationError("--preprocess \(preprocess) conflicts with the model's own image signature, which already normalises with '\(existing.normalization.preset)' (\(existing.summary)); drop --preprocess to keep it")
+                }
+            }
+            if let image, image != "auto", image.lowercased() != "\(existing.width)x\(existing.height)" {
+                throw ValidationError("--image \(image) conflicts with the model's own image signature, which resizes to \(existing.width)x\(existing.height); drop --image to keep it")
+            }
+            if let crop { throw ValidationError("--crop \(crop) conflicts with the model's own image signature (\(existing.summary)); drop --crop to keep it") }
+            return existing
+        }
+        var image = self.image
+        if image == nil {
+            guard !imageOptionsGiven.isEmpty else { return nil }
+            image = "auto"
+            note("\(imageOptionsGiven.joined(separator: " ")) implies --image auto: the model gets an image input signature")
+        }
         guard let image else { return nil }
+        let preprocess = self.preprocess ?? "none"
         guard let input = imageInput.map({ n in graph.inputs.first { $0.name == n } }) ?? graph.inputs.first else {
             throw ValidationError("the model has no input named '\(imageInput ?? "")' (inputs: \(graph.inputs.map(\.name).joined(separator: ", ")))")
         }
@@ -106,7 +140,10 @@ struct ConvertOptions: ParsableArguments {
             normalization = .init(preset: "custom", bgr: false, scale: try list(scale, "scale"), offset: try list(offset, "offset"))
         } else {
             guard let n = ImageInput.Normalization.preset(preprocess, channels: channels) else {
-                throw ValidationError("--preprocess '\(preprocess)' is not one of \(ImageInput.Normalization.presets.joined(separator: ", ")), custom\(channels == 1 ? " (caffe and torch need 3 channels)" : "")")
+                if ImageInput.Normalization.presets.contains(preprocess) {
+                    throw ValidationError("--preprocess \(preprocess) needs a 3-channel (RGB) input, but input '\(input.name)' has \(channels) channel; use tf, unit, none or custom")
+                }
+                throw ValidationError("--preprocess '\(preprocess)' is not one of \(ImageInput.Normalization.presets.joined(separator: ", ")), custom")
             }
             normalization = n
         }
@@ -156,6 +193,7 @@ extension Skiff.Convert {
         }
 
         func run() throws {
+            if let model { try SourceKind.expect(.hdf5, at: model) }
             let source = model ?? weights!
             try Converter(options: options, source: source) {
                 if let model { return try KerasReader.readH5(path: model) }
@@ -173,6 +211,7 @@ extension Skiff.Convert {
         @OptionGroup var options: ConvertOptions
 
         func run() throws {
+            try SourceKind.expect(.kerasArchive, at: model)
             try Converter(options: options, source: model) { try KerasReader.readArchive(path: model) }.run()
         }
     }
@@ -249,34 +288,36 @@ struct Converter {
     @discardableResult
     func run() throws -> Summary {
         let start = Date()
-        let progress = Progress(enabled: !options.global.json && !quiet)
-        progress.step("reading \(source)")
+        let progress = Progress(enabled: !quiet, json: options.global.json)
+        progress.step("read", "\(source) → graph IR")
         let result = try read()
         let source = result.model
         var model = source
         var report: Optimizer.Report?
         if !options.noOptimize {
-            progress.step("optimising \(model.graph.nodes.count) nodes")
+            progress.step("optimise", "\(model.graph.nodes.count) nodes")
             report = Optimizer.optimize(&model)
         }
         var labels: [String: [String]]?
         if let path = options.labels {
-            let names = try LabelsFile.read(path)
+            let read = try LabelsFile.read(path)
             guard let out = model.graph.outputs.first else { throw ValidationError("the model has no outputs to label") }
-            if let classes = out.shape.last?.fixedValue, classes != names.count {
-                throw FormatsError(.sizeMismatch, "has \(names.count) labels, but output '\(out.name)' has \(classes) classes", file: path)
+            if let classes = out.shape.last?.fixedValue, classes != read.names.count {
+                throw FormatsError(.sizeMismatch, "has \(read.names.count) labels (read as \(read.description)), but the model's output '\(out.name)' has \(classes) classes", file: path)
             }
-            labels = [out.name: names]
+            labels = [out.name: read.names]
         }
-        let images = try options.imageSignature(for: model.graph) ?? result.image
+        let images = try options.imageSignature(for: model.graph, existing: result.image) { progress.note($0) }
 
         // Storage precision, then the self-check: the model as it will be stored against the plain
         // float32 graph on deterministic inputs. For int8, first/last kernels stay float32 if they drift.
-        progress.step("checking the converted graph")
         var plan = PrecisionPlan.make(model, options.precision)
         let tolerance = Tolerance(precision: options.precision, atol: options.atol, rtol: options.rtol)
         var records: [VerificationRecord] = []
-        if let check = try SelfCheck(source: source, images: images) {
+        let parameters = model.weights.values.reduce(0) { $0 + $1.values.count }
+        let samples = options.selfCheck ?? SelfCheck.defaultBatch(parameters: parameters)
+        progress.step("self-check", samples == 0 ? "skipped (--self-check 0): loading only" : "\(samples) inputs against the reference kernels")
+        if samples > 0, let check = try SelfCheck(source: source, images: images, batch: samples) {
             var record = try check.run(model, plan, tolerance)
             if options.precision == .int8, !record.acceptable {
                 let narrowed = plan.narrowed(in: model)
@@ -291,7 +332,7 @@ struct Converter {
         // Verification against reference outputs.
         var failed: VerificationRecord?
         if !options.verifyWith.isEmpty || !options.verifyImages.isEmpty {
-            progress.step("verifying against reference outputs")
+            progress.step("verify", "against reference outputs")
             let engine = try Model(graph: model.graph, weights: WeightStore(plan.storedWeights(model)))
             let reference = try ReferenceData(inputs: options.verifyWith, images: options.verifyImages, graph: model.graph, image: images)
             let outputs = try reference.compare(engine, atol: tolerance.atol, rtol: tolerance.rtol, topK: 1)
@@ -317,12 +358,12 @@ struct Converter {
         }
         var writer = SkiffWriter(manifest: manifest)
         try model.addTensors(to: &writer, plan: plan)
-        progress.step("writing \(output)")
+        progress.step("write", output)
         let written = try writer.write(to: output)
         let rawFloat32 = model.weights.values.reduce(0) { $0 + $1.values.count * 4 }
         let summary = Summary(
             output: output, sourceFormat: provenance.sourceFormat, precision: options.precision.rawValue, layers: result.layerCount,
-            nodes: model.graph.nodes.count, parameters: model.weights.values.reduce(0) { $0 + $1.values.count },
+            nodes: model.graph.nodes.count, parameters: parameters,
             sourceBytes: Self.bytes(at: self.source),
             fileBytes: written.fileLength, rawFloat32WeightBytes: rawFloat32, storedTensorBytes: written.storedTensorBytes,
             optimizations: report, verification: records, keptFloat32: plan.keptFloat,
@@ -343,43 +384,88 @@ struct Converter {
     }
 }
 
-/// Stage lines on stderr when it is a terminal; silent otherwise (scripts, CI, --json).
+/// Phase lines on stderr with the time each took — in every mode, so logs and CI show where a long
+/// conversion is (stdout stays the result, JSON with --json). On a terminal the running phase shows its
+/// elapsed time in place.
 final class Progress {
     let enabled: Bool
-    init(enabled: Bool) { self.enabled = enabled && isatty(2) != 0 }
-    func step(_ s: String) { if enabled { FileHandle.standardError.write(Data("\r\u{1B}[K… \(s)".utf8)) } }
-    func done() { if enabled { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) } }
+    let terminal: Bool
+    private var phase: (name: String, detail: String, start: Date)?
+    private var ticker: DispatchSourceTimer?
+    private let lock = NSLock()
+
+    init(enabled: Bool, json: Bool = false) {
+        self.enabled = enabled
+        self.terminal = enabled && isatty(2) != 0 && !json
+    }
+
+    func step(_ name: String, _ detail: String) {
+        finish()
+        guard enabled else { return }
+        lock.withLock { phase = (name, detail, Date()) }
+        if terminal {
+            write("\u{1B}[K… \(name) \(detail)\r")
+            let t = DispatchSource.makeTimerSource(queue: .global())
+            t.schedule(deadline: .now() + 1, repeating: 1)
+            t.setEventHandler { [weak self] in
+                guard let self, let p = self.lock.withLock({ self.phase }) else { return }
+                self.write("\u{1B}[K… \(p.name) \(p.detail) (\(Int(Date().timeIntervalSince(p.start))) s)\r")
+            }
+            t.resume()
+            ticker = t
+        }
+    }
+
+    /// A remark between phases (e.g. an option implied by another).
+    func note(_ text: String) {
+        guard enabled else { return }
+        write((terminal ? "\u{1B}[K" : "") + "skiff: note: \(text)\n")
+    }
+
+    /// Ends the running phase with its time.
+    private func finish() {
+        ticker?.cancel()
+        ticker = nil
+        guard let p = lock.withLock({ () -> (name: String, detail: String, start: Date)? in defer { phase = nil }; return phase }) else { return }
+        let seconds = Date().timeIntervalSince(p.start)
+        write((terminal ? "\u{1B}[K" : "") + "\(p.name.padding(toLength: 10, withPad: " ", startingAt: 0)) \(String(format: "%6.2f s", seconds))  \(p.detail)\n")
+    }
+
+    func done() { finish() }
+
+    private func write(_ s: String) { FileHandle.standardError.write(Data(s.utf8)) }
 }
 
-/// Class names from a text, CSV or JSON file.
-enum LabelsFile {
-    static func read(_ path: String) throws -> [String] {
-        guard let data = FileManager.default.contents(atPath: path) else { throw FormatsError(.io, "cannot read the labels file", file: path) }
-        let text = String(decoding: data, as: UTF8.self)
-        let lower = path.lowercased()
-        if lower.hasSuffix(".json") {
-            let json = try JSONValue(parsing: data)
-            if let list = json.array { return list.map { $0.string ?? $0.description } }
-            if let map = json.object {
-                let pairs = try map.map { k, v -> (Int, String) in
-                    guard let i = Int(k) else { throw FormatsError(.manifestInvalid, "label key '\(k)' is not a class index", file: path) }
-                    return (i, v.string ?? v.description)
-                }.sorted { $0.0 < $1.0 }
-                guard pairs.map(\.0) == Array(0..<pairs.count) else {
-                    throw FormatsError(.manifestInvalid, "label indices must be 0 … \(pairs.count - 1) without gaps", file: path)
-                }
-                return pairs.map(\.1)
-            }
-            throw FormatsError(.manifestInvalid, "expected a JSON list of names or an index → name map", file: path)
+/// What a model path holds, from its first bytes, so that the wrong `convert` subcommand says which one to use
+/// instead of failing deep inside a reader.
+enum SourceKind: String {
+    case hdf5 = "an HDF5 (.h5) file", kerasArchive = "a Keras 3 .keras (zip) archive", savedModel = "a SavedModel directory", other
+
+    static func of(_ path: String) -> SourceKind {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return .other }
+        if isDirectory.boolValue { return .savedModel }
+        guard let h = FileHandle(forReadingAtPath: path) else { return .other }
+        defer { try? h.close() }
+        let head = [UInt8]((try? h.read(upToCount: 8)) ?? Data())
+        if head == [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A] { return .hdf5 }
+        if head.starts(with: [0x50, 0x4B, 0x03, 0x04]) { return .kerasArchive }
+        return .other
+    }
+
+    var command: String {
+        switch self {
+        case .hdf5: "skiff convert h5"
+        case .kerasArchive: "skiff convert keras"
+        case .savedModel: "skiff convert savedmodel"
+        case .other: ""
         }
-        let lines = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        if lower.hasSuffix(".csv") {
-            // A header row, then one class per row; the name is the last column (an index column may precede it).
-            return lines.dropFirst().map { line in
-                let cols = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\" ")) }
-                return cols.last ?? line
-            }
-        }
-        return lines
+    }
+
+    /// Throws when `path` is clearly another kind of model than `kind` (unknown content is left to the reader).
+    static func expect(_ kind: SourceKind, at path: String) throws {
+        let found = of(path)
+        guard found != .other, found != kind else { return }
+        throw FormatsError(.badMagic, "this is \(found.rawValue), not \(kind.rawValue): use `\(found.command) \(path)`", file: path)
     }
 }

@@ -2,17 +2,23 @@ import ArgumentParser
 import Engine
 import Foundation
 import Formats
+import Serving
 
 extension Skiff {
     struct Predict: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Classify images with a .skiff model that has an image signature (convert --image).",
-            discussion: "Images may be JPEG files, '-' for standard input (raw JPEG or base64), or --b64 text (standard or web-safe base64, or a data: URI). All images run as one batch.")
+            discussion: """
+            Images may be JPEG or PNG files, folders of them, '-' for standard input (raw, or base64 text), or --b64 \
+            text (standard or web-safe base64, or a data: URI). Every image gets its own result or error; the exit \
+            code is 0 when all succeeded, 1 when any failed. --json prints the prediction schema that `skiff serve` \
+            and the Lambda runtime answer with (docs/API.md).
+            """)
 
         @Argument(help: "The .skiff model.")
         var model: String
 
-        @Argument(help: "JPEG files, or '-' for standard input.")
+        @Argument(help: "JPEG or PNG files, folders of them, or '-' for standard input.")
         var images: [String] = []
 
         @Option(help: "A base64-encoded image (repeatable).")
@@ -24,68 +30,80 @@ extension Skiff {
         @OptionGroup var global: GlobalOptions
 
         func validate() throws {
-            if images.isEmpty && b64.isEmpty { throw ValidationError("give at least one image (a file, '-', or --b64)") }
+            if images.isEmpty && b64.isEmpty { throw ValidationError("give at least one image (a file, a folder, '-', or --b64)") }
             if top < 1 { throw ValidationError("--top must be at least 1") }
         }
 
-        struct Score: Encodable {
-            var label: String?
-            var index: Int
-            var score: Float
-        }
-        struct Answer: Encodable {
-            var image: String
-            var top: [Score]
-        }
-        struct Report: Encodable {
-            var model: String
-            var predictions: [Answer]
-            var milliseconds: Double
+        /// Image files in a folder, by name: what `predict` and `verify --images` read from one.
+        static let imageExtensions: Set<String> = ["jpg", "jpeg", "png"]
+
+        func inputs() throws -> [Classifier.NamedImage] {
+            var inputs: [Classifier.NamedImage] = []
+            let fm = FileManager.default
+            for path in images {
+                if path == "-" {
+                    inputs.append(.init(name: "<stdin>", bytes: Array(FileHandle.standardInput.readDataToEndOfFile())))
+                    continue
+                }
+                var isDirectory: ObjCBool = false
+                guard fm.fileExists(atPath: path, isDirectory: &isDirectory) else { throw FormatsError(.io, "no such file or folder", file: path) }
+                if isDirectory.boolValue {
+                    let names = try fm.contentsOfDirectory(atPath: path).filter { Self.imageExtensions.contains(($0 as NSString).pathExtension.lowercased()) }.sorted()
+                    guard !names.isEmpty else { throw FormatsError(.io, "the folder has no .jpg, .jpeg or .png files", file: path) }
+                    for n in names {
+                        let p = (path as NSString).appendingPathComponent(n)
+                        guard let d = fm.contents(atPath: p) else { throw FormatsError(.io, "cannot read the image", file: p) }
+                        inputs.append(.init(name: p, bytes: Array(d)))
+                    }
+                } else {
+                    guard let d = fm.contents(atPath: path) else { throw FormatsError(.io, "cannot read the image", file: path) }
+                    inputs.append(.init(name: path, bytes: Array(d)))
+                }
+            }
+            for (i, text) in b64.enumerated() { inputs.append(.init(name: "--b64 #\(i + 1)", bytes: Array(text.utf8))) }
+            return inputs
         }
 
         func run() throws {
-            let file = try SkiffFile(path: model)
-            guard let spec = file.manifest.images?.first else {
+            let classifier: Classifier
+            do { classifier = try Classifier(path: model) } catch let e as FormatsError where e.code == .manifestInvalid && e.message.contains("no image signature") {
                 throw ValidationError("'\(model)' has no image signature; convert it with --image auto --preprocess PRESET (or use 'skiff run' with tensors)")
             }
-            let engine = try Model(file: file)
-            var inputs: [(String, [UInt8])] = []
-            for path in images {
-                if path == "-" {
-                    inputs.append(("<stdin>", Array(FileHandle.standardInput.readDataToEndOfFile())))
+            let all = try inputs()
+            // One batch per Classifier.maxBatch images (a folder may hold more).
+            var report: PredictionReport?
+            for start in stride(from: 0, to: all.count, by: Classifier.maxBatch) {
+                let part = try classifier.predict(Array(all[start..<min(all.count, start + Classifier.maxBatch)]), top: top, keepGoing: true)
+                if var r = report {
+                    r.predictions += part.predictions
+                    r.timing_ms.decode += part.timing_ms.decode
+                    r.timing_ms.inference += part.timing_ms.inference
+                    r.timing_ms.total += part.timing_ms.total
+                    report = r
                 } else {
-                    guard let d = FileManager.default.contents(atPath: path) else { throw FormatsError(.io, "cannot read the image", file: path) }
-                    inputs.append((path, Array(d)))
+                    report = part
                 }
             }
-            for (i, text) in b64.enumerated() { inputs.append(("--b64 #\(i + 1)", Array(text.utf8))) }
-
-            let start = Date()
-            let pipeline = ImagePipeline(spec)
-            var tensors: [Tensor] = []
-            for (name, bytes) in inputs {
-                do { tensors.append(try pipeline.tensor(bytes)) } catch let e as EngineError { throw EngineError("image '\(name)': \(e.message)") }
-            }
-            let batch = Tensor(shape: [tensors.count, spec.height, spec.width, spec.channels], values: tensors.flatMap(\.values))
-            let graph = file.manifest.graph
-            let output = graph.outputs.first { file.manifest.labels?[$0.name] != nil } ?? graph.outputs[0]
-            let result = try engine.run([spec.input: batch])[output.name]!
-            let classes = result.count / max(tensors.count, 1)
-            let labels = file.manifest.labels?[output.name]
-            let answers = inputs.enumerated().map { i, input in
-                let row = Array(result.values[(i * classes)..<((i + 1) * classes)])
-                let order = row.indices.sorted { row[$0] > row[$1] || (row[$0] == row[$1] && $0 < $1) }
-                return Answer(image: input.0, top: order.prefix(top).map { Score(label: labels?[$0], index: $0, score: row[$0]) })
-            }
-            let report = Report(model: model, predictions: answers, milliseconds: (Date().timeIntervalSince(start) * 1e5).rounded() / 100)
-            if global.json { return try CLIOutput.printJSON(report) }
-            for a in answers {
-                print(a.image)
-                for s in a.top {
-                    let name = s.label ?? "class \(s.index)"
-                    let bar = String(repeating: "█", count: max(0, min(30, Int((s.score * 30).rounded()))))
-                    print("  " + name.padding(toLength: max(12, name.count), withPad: " ", startingAt: 0) + String(format: " %.4f ", s.score) + bar)
+            guard let report else { return }
+            if global.json {
+                print(report.json(pretty: true))
+            } else {
+                for p in report.predictions {
+                    print(p.image)
+                    if let e = p.error {
+                        print("  error: \(e)")
+                        continue
+                    }
+                    for s in p.top_k ?? [] {
+                        let name = s.label ?? "class \(s.index)"
+                        let bar = String(repeating: "█", count: max(0, min(30, Int((s.score * 30).rounded()))))
+                        print("  " + name.padding(toLength: max(12, name.count), withPad: " ", startingAt: 0) + String(format: " %.4f ", s.score) + bar)
+                    }
                 }
+            }
+            if report.failed > 0 {
+                CLIOutput.error("\(report.failed) of \(report.predictions.count) images could not be classified")
+                throw ExitCode.checkFailed
             }
         }
     }

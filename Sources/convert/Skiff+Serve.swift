@@ -10,7 +10,7 @@ extension Skiff {
             discussion: """
             Endpoints: GET /v1/models/NAME[/versions/V][/metadata]; POST /v1/models/NAME[/versions/V]:predict \
             ({"instances": […]} or {"inputs": …}, binary values as {"b64": …}), :classify, and :labels (a raw \
-            image/jpeg body → top-k labels); GET /v1/models, /healthz, /metrics (Prometheus) and / (upload page). \
+            JPEG or PNG body → top-k labels in the prediction schema of docs/API.md); GET /v1/models, /healthz, /metrics (Prometheus) and / (upload page). \
             SIGTERM or SIGINT stops accepting connections and finishes the requests in flight.
             """)
 
@@ -43,6 +43,12 @@ extension Skiff {
 
         @Option(help: "Classes returned by :labels and :classify unless the request says.")
         var top = 5
+
+        @Option(help: ArgumentHelp("Allow browser pages from this origin to call the API (CORS), e.g. https://example.com, or * for any.", valueName: "origin"))
+        var cors: String?
+
+        @Flag(name: .customLong("no-request-log"), help: "Do not log one JSON line per request on stderr.")
+        var noRequestLog = false
 
         @Option(name: .customLong("s3-endpoint"), help: "An S3-compatible endpoint for s3:// models (default: AWS).")
         var s3Endpoint: String?
@@ -81,6 +87,8 @@ extension Skiff {
             options.maxBodyBytes = maxBodyMB << 20
             options.queueTimeout = timeout
             options.topK = top
+            options.corsOrigin = cors
+            options.logRequests = !noRequestLog
             let server = SkiffServer(registry: registry, options: options)
             let names = registry.models.keys.sorted().map { n in "\(n) (v\(registry.models[n]!.keys.sorted().map(String.init).joined(separator: ",")))" }
             let host = self.host
@@ -90,7 +98,7 @@ extension Skiff {
                 }
             }
             if case .failure(let error) = outcome {
-                CLIOutput.error("\(error)")
+                CLIOutput.error((error as? ServingError)?.message ?? "\(error)")
                 throw ExitCode.fileError
             }
             FileHandle.standardOutput.write(Data("skiff serve: stopped\n".utf8))

@@ -24,14 +24,18 @@ struct Tolerance {
 /// The converter's check of itself: the model as stored (optimised, narrowed) against the plain
 /// float32 source graph on deterministic inputs.
 struct SelfCheck {
-    static let batch = 8
+    /// Samples checked by default: 4, or 2 for models over 10 M parameters (the reference kernels are the
+    /// slow, plain definition; ResNet50's check took most of a 60 s conversion at 8).
+    static func defaultBatch(parameters: Int) -> Int { parameters > 10_000_000 ? 2 : 4 }
+    let batch: Int
     let source: LoweredModel
     let reference: [String: Tensor]
     let feeds: [String: Tensor]
     let description: String
 
     /// nil when an input has symbolic non-batch dimensions (no deterministic input can be made).
-    init?(source: LoweredModel, images: ImageInput?) throws {
+    init?(source: LoweredModel, images: ImageInput?, batch: Int) throws {
+        self.batch = batch
         var rng = UInt64(0x5EED)
         func next() -> Float {
             rng = rng &* 6364136223846793005 &+ 1442695040888963407
@@ -41,7 +45,7 @@ struct SelfCheck {
         for input in source.graph.inputs {
             let dims = input.shape.dropFirst().compactMap(\.fixedValue)
             guard dims.count == input.shape.count - 1 else { return nil }
-            let shape = [Self.batch] + dims
+            let shape = [batch] + dims
             let count = shape.reduce(1, *)
             if let image = images, image.input == input.name {
                 // Pixels 0…255 through the signature's normalisation.
@@ -55,7 +59,7 @@ struct SelfCheck {
         self.source = source
         self.feeds = feeds
         reference = try Model(graph: source.graph, weights: WeightStore(source.weights), kernels: .reference).run(feeds)
-        description = "self-check: \(Self.batch) deterministic inputs (seed 0x5EED)\(images != nil ? " through the image normalisation" : " in [-1, 1)")"
+        description = "self-check: \(batch) deterministic inputs (seed 0x5EED)\(images != nil ? " through the image normalisation" : " in [-1, 1)")"
     }
 
     struct Outcome {

@@ -14,12 +14,23 @@ final class ServeProcess: @unchecked Sendable {
     let port: Int
     private let output = Pipe()
 
-    init(_ arguments: [String], environment: [String: String] = [:]) throws {
+    /// Where the server's stderr goes when the test reads it (its request log), else the test's own stderr.
+    let stderrPath: String?
+
+    init(_ arguments: [String], environment: [String: String] = [:], captureStderr: Bool = false) throws {
         process.executableURL = URL(fileURLWithPath: SkiffRun.binary)
         process.arguments = ["serve", "--port", "0"] + arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         process.standardOutput = output
-        process.standardError = FileHandle.standardError
+        if captureStderr {
+            let path = try temporaryDirectory() + "/serve.stderr"
+            FileManager.default.createFile(atPath: path, contents: nil)
+            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+            stderrPath = path
+        } else {
+            process.standardError = FileHandle.standardError
+            stderrPath = nil
+        }
         try process.run()
         var text = ""
         let deadline = Date().addingTimeInterval(30)
@@ -44,10 +55,14 @@ final class ServeProcess: @unchecked Sendable {
         var text: String { String(decoding: body, as: UTF8.self) }
     }
 
-    func request(_ path: String, method: HTTPMethod = .GET, body: [UInt8]? = nil, contentType: String? = nil) async throws -> Reply {
+    var stderr: String { stderrPath.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) } ?? "" }
+
+    func request(_ path: String, method: HTTPMethod = .GET, body: [UInt8]? = nil, contentType: String? = nil,
+                 headers: [(String, String)] = []) async throws -> Reply {
         var request = HTTPClientRequest(url: base + path)
         request.method = method
         if let contentType { request.headers.add(name: "Content-Type", value: contentType) }
+        for (k, v) in headers { request.headers.add(name: k, value: v) }
         if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
         var buffer = try await response.body.collect(upTo: 64 << 20)

@@ -74,7 +74,7 @@ import TestSupport
         try Data("a\nb\n".utf8).write(to: URL(fileURLWithPath: dir + "/l.txt"))
         let c = try SkiffRun("convert", "h5", try fixture("tfk_sequential").path(), "-o", dir + "/m.skiff", "--labels", dir + "/l.txt")
         #expect(c.status == 2)
-        #expect(c.stderr.contains("has 2 labels, but output"))
+        #expect(c.stderr.contains("has 2 labels (read as text, one name per line), but the model's output"))
         #expect(c.stderr.contains("has 4 classes"))
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["l.txt"])
     }

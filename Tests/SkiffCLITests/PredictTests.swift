@@ -25,7 +25,7 @@ import TestSupport
         let predictions = try #require(json["predictions"] as? [[String: Any]])
         #expect(predictions.count == images.count)
         for (image, p) in zip(images, predictions) {
-            let top = try #require(p["top"] as? [[String: Any]])
+            let top = try #require(p["top_k"] as? [[String: Any]])
             #expect(top.compactMap { $0["label"] as? String } == image.top5, "\(image)")
             let probs = try image.npy("probs").floats
             for t in top {
@@ -44,7 +44,7 @@ import TestSupport
         #expect(viaText.status == 0 && viaFile.status == 0, "\(viaText.stderr)")
         func top(_ r: SkiffRun) throws -> String? {
             let j = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
-            return ((j?["predictions"] as? [[String: Any]])?.first?["top"] as? [[String: Any]])?.first?["label"] as? String
+            return ((j?["predictions"] as? [[String: Any]])?.first?["top_k"] as? [[String: Any]])?.first?["label"] as? String
         }
         #expect(try top(viaText) == image.top5.first && top(viaFile) == image.top5.first)
         let stdin = try SkiffRun(arguments: ["predict", model, "-", "--json", "--top", "1"], stdin: Data(b64.utf8))
@@ -82,8 +82,8 @@ import TestSupport
     @Test func predictErrors() throws {
         let (_, model) = try convert("--image", "auto", "--preprocess", "tf")
         let bad = try SkiffRun("predict", model, "--b64", "bm90IGEganBlZw==")
-        #expect(bad.status == 2)
-        #expect(bad.stderr.hasPrefix("skiff: error: image '--b64 #1': the data is neither a JPEG image nor base64 of one"))
+        #expect(bad.status == 1)
+        #expect(bad.stdout.contains("--b64 #1\n  error: not a JPEG or PNG image, nor base64 of one (it decodes to bytes starting 6e 6f 74 20)"), "\(bad.stdout)")
         let (_, plain) = try convert()
         let none = try SkiffRun("predict", plain, ImageFixtures.index.images[0].path)
         #expect(none.status == 2)
