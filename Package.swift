@@ -32,6 +32,7 @@ let package = Package(
         .systemLibrary(name: "CProtobufC", pkgConfig: "libprotobuf-c", providers: [.apt(["libprotobuf-c-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
+        .systemLibrary(name: "CSkiffZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
         // protobuf-c code generated from proto/skiff_tf.proto by scripts/gen-proto.sh (committed).
@@ -48,7 +49,7 @@ let package = Package(
                                                .product(name: "Crypto", package: "swift-crypto"),
                                                .product(name: "SwiftCSV", package: "SwiftCSV")]),
         .target(name: "Engine", dependencies: ["Formats", "COpenBLAS", "CTurboJPEG", "CSkiffPNG", "CSkiffKernels"]),
-        .target(name: "Packager", dependencies: ["Formats", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Packager", dependencies: ["Formats", "CSkiffZlib", .product(name: "Yams", package: "Yams")]),
         .target(name: "Serving", dependencies: [
             "Formats", "Engine", "Packager",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),

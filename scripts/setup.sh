@@ -5,7 +5,7 @@
 #            moto_server (a real S3-compatible server for the upload tests)
 set -euo pipefail
 
-packages=(pkg-config libpng-dev libhdf5-dev libprotobuf-c-dev protobuf-c-compiler libzstd-dev libturbojpeg0-dev libopenblas-dev)
+packages=(pkg-config zlib1g-dev libpng-dev libhdf5-dev libprotobuf-c-dev protobuf-c-compiler libzstd-dev libturbojpeg0-dev libopenblas-dev)
 tests=0
 [ "${1:-}" = "--tests" ] && tests=1
 [ $tests -eq 1 ] && packages+=(chromium)

@@ -434,7 +434,7 @@ public struct LambdaContext: Sendable {
     }
 
     /// Drops debug symbols from the copied binary (best effort: without binutils' strip it ships as built).
-    static func strip(_ path: String) {
+    public static func strip(_ path: String) {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/strip") else { return }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/strip")

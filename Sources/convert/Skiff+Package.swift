@@ -123,6 +123,18 @@ extension Skiff.Package {
         @Flag(help: "Replace the output folder if it exists.")
         var force = false
 
+        @Flag(help: "Build the Lambda container image itself, without Docker: an OCI image layout in -o DIR, and/or pushed with --push.")
+        var image = false
+
+        @Option(help: ArgumentHelp("With --image: push to REGISTRY/REPOSITORY:TAG (OCI distribution API; credentials from the Docker config, or --registry-user and $SKIFF_REGISTRY_PASSWORD).", valueName: "ref"))
+        var push: String?
+
+        @Option(name: .customLong("registry-user"), help: "With --push: the registry user name (the password comes from $SKIFF_REGISTRY_PASSWORD, never the command line).")
+        var registryUser: String?
+
+        @Option(help: "With --image: the runtime executable to ship (default: this skiff), checked against --arch by its ELF header.")
+        var runtime: String?
+
         @OptionGroup var global: GlobalOptions
 
         struct Report: Encodable {
@@ -137,6 +149,8 @@ extension Skiff.Package {
 
         func validate() throws {
             if model == nil && modelSource == nil { throw ValidationError("give --model (a recipe or a .skiff file) or --model-source s3://…") }
+            if !image && (push != nil || runtime != nil || registryUser != nil) { throw ValidationError("--push, --runtime and --registry-user go with --image") }
+            if image && prebuilt { throw ValidationError("--image already ships a prebuilt runtime; drop --prebuilt") }
         }
 
         func run() throws {
@@ -165,6 +179,7 @@ extension Skiff.Package {
                 topK: check.deploy.topK, mode: prebuilt ? .prebuilt : .source,
                 modelSummary: deployable?.summary ?? "the model published at \(source!.uri) (downloaded and checked against its manifest during init)",
                 modelSource: source?.uri)
+            if image { return try buildImage(settings: settings, deployable: deployable, source: source) }
             var runtimeFiles: [String: String] = [:]
             if prebuilt { runtimeFiles = try Self.prebuiltRuntime(for: settings.architecture) }
             let dir = output ?? "\(functionName)-lambda"

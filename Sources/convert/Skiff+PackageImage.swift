@@ -1,0 +1,98 @@
+import ArgumentParser
+import Foundation
+import Formats
+import Packager
+import Serving
+
+/// `skiff package lambda --image`: the Lambda container image built and pushed without Docker.
+extension Skiff.Package.LambdaContextCommand {
+    struct ImageReport: Encodable {
+        var layout: String?
+        var digest: String
+        var architecture: String
+        var layers: [[String: String]]
+        var push: RegistryClient.Report?
+    }
+
+    func buildImage(settings: LambdaContext.Settings, deployable: DeployableModel?, source: S3ModelSource?) throws {
+        let architecture = settings.architecture == "arm64" ? "arm64" : "amd64"
+        let fm = FileManager.default
+        let scratch = fm.temporaryDirectory.appendingPathComponent("skiff-image-\(ProcessInfo.processInfo.processIdentifier)")
+        try fm.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? fm.removeItem(at: scratch) }
+        let given = runtime ?? URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        guard fm.isReadableFile(atPath: given) else { throw FormatsError(.io, "cannot read the runtime executable", file: given) }
+        // Ship it stripped: debug symbols are most of the binary and Lambda pulls every byte at a cold start.
+        let binary = scratch.appendingPathComponent("skiff").path
+        try fm.copyItem(atPath: given, toPath: binary)
+        LambdaContext.strip(binary)
+        let libraries = runtime == nil ? try Self.sharedLibraries(of: given) : try Self.sharedLibraries(of: given, requireHost: false)
+        let spec = try LambdaImage.spec(architecture: architecture, runtime: binary, libraries: libraries,
+                                        model: source == nil ? deployable?.path : nil, modelSource: source?.uri, topK: settings.topK)
+        let image = try OCIImage(spec)
+        let tag = push.flatMap { try? RegistryClient.Reference($0).tag } ?? "latest"
+        var layout: String?
+        if output != nil || push == nil {
+            let dir = output ?? "\(settings.name)-image"
+            try image.writeLayout(to: dir, tag: tag, replace: force)
+            layout = dir
+        }
+        var pushed: RegistryClient.Report?
+        if let push {
+            let ref = try RegistryClient.Reference(push)
+            let env = ProcessInfo.processInfo.environment
+            var credentials = RegistryClient.Credentials.docker(host: ref.host)
+            if let user = registryUser {
+                guard let password = env["SKIFF_REGISTRY_PASSWORD"] else { throw ValidationError("--registry-user needs the password in $SKIFF_REGISTRY_PASSWORD") }
+                credentials = .init(username: user, password: password)
+            }
+            let client = RegistryClient(credentials: credentials)
+            let quiet = global.json
+            nonisolated(unsafe) var report: RegistryClient.Report?
+            let outcome = blockingAwait {
+                defer { Task { await client.shutdown() } }
+                report = try await client.push(image, to: ref) { line in if !quiet { FileHandle.standardError.write(Data("… \(line)\n".utf8)) } }
+            }
+            if case .failure(let error) = outcome { throw error }
+            pushed = report
+        }
+        let layers = image.layers.map { ["name": $0.name, "digest": $0.blob.digest, "size": String($0.blob.size), "diff_id": $0.diffID] }
+        if global.json {
+            return try CLIOutput.printJSON(ImageReport(layout: layout, digest: image.manifest.digest, architecture: architecture, layers: layers, push: pushed))
+        }
+        print("image \(image.manifest.digest) (\(architecture)): " + image.layers.map { "\($0.name) \(CLIOutput.bytes($0.blob.size))" }.joined(separator: ", "))
+        if let layout { print("  OCI layout: \(layout)/ (tag \(tag))") }
+        if let pushed {
+            print("  pushed \(pushed.reference)@\(pushed.digest): \(pushed.uploaded.count) blobs uploaded (\(CLIOutput.bytes(pushed.bytesUploaded))), \(pushed.skipped.count) already there")
+            print("  deploy: aws lambda create-function --function-name \(settings.name) --package-type Image --code ImageUri=\(pushed.reference.split(separator: ":").dropLast().joined(separator: ":"))@\(pushed.digest) --role ROLE_ARN --memory-size \(settings.memory) --timeout \(settings.timeout)\(architecture == "arm64" ? " --architectures arm64" : "")")
+        }
+    }
+
+    /// Every shared library `path` loads, the C library and the dynamic loader included (the image has
+    /// nothing else), as absolute paths.
+    static func sharedLibraries(of path: String, requireHost: Bool = true) throws -> [String] {
+        let ldd = Process()
+        ldd.executableURL = URL(fileURLWithPath: "/usr/bin/ldd")
+        ldd.arguments = [path]
+        let pipe = Pipe()
+        ldd.standardOutput = pipe
+        ldd.standardError = FileHandle.nullDevice
+        try ldd.run()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        ldd.waitUntilExit()
+        guard ldd.terminationStatus == 0 else {
+            if !requireHost { throw ValidationError("cannot list the shared libraries of \(path) on this machine (ldd failed); --runtime must be a binary this machine can inspect, e.g. one built for its architecture") }
+            throw ValidationError("ldd could not list the libraries of \(path)")
+        }
+        var libraries: [String] = []
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: " ").map { $0.trimmingCharacters(in: .whitespaces) }
+            if let arrow = parts.firstIndex(of: "=>"), arrow + 1 < parts.count, parts[arrow + 1].hasPrefix("/") {
+                libraries.append(parts[arrow + 1])
+            } else if let first = parts.first, first.hasPrefix("/") {
+                libraries.append(first)  // the dynamic loader
+            }
+        }
+        return libraries
+    }
+}
