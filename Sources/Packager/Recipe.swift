@@ -70,9 +70,6 @@ public struct Recipe: Codable, Sendable, Equatable {
     /// A recipe compiled into the binary (`BuiltinRecipes`, from the repository's `recipes/` folder).
     public var isBuiltin = false
 
-    /// Where the recipe came from, for messages: its file, or `built-in NAME.yaml`.
-    public var origin: String { path ?? "built-in recipe \(name)" }
-
     enum CodingKeys: String, CodingKey { case name, description, source, convert, deploy }
 
     public init(name: String, description: String, source: Source, convert: Conversion = .init(), deploy: Deployment = .init()) {
@@ -202,7 +199,7 @@ public struct Recipe: Codable, Sendable, Equatable {
     public func writeLabels(into folder: URL) throws -> String? {
         guard isBuiltin else { return labelsPath }
         guard let key = builtinLabelsKey, let text = BuiltinRecipes.labels[key] else { return nil }
-        let url = folder.appendingPathComponent(URL(fileURLWithPath: key).lastPathComponent)
+        let url = folder.appendingPathComponent(builtinLabelsFileName ?? "labels.txt")
         do { try Data(text.utf8).write(to: url) } catch { throw FormatsError(.io, "cannot write the recipe's labels", file: url.path) }
         return url.path
     }
@@ -215,12 +212,16 @@ public struct Recipe: Codable, Sendable, Equatable {
         return args
     }
 
-    /// The `skiff convert` options this recipe stands for (a built-in recipe's labels by their name under `recipes/`).
+    /// The `skiff convert` options this recipe stands for (a built-in recipe's labels by their file name, as
+    /// `skiff recipes NAME --labels > FILE` writes them).
     public var convertArguments: [String] {
         var args = convertArgumentsWithoutLabels
-        if let l = labelsPath ?? builtinLabelsKey { args += ["--labels", l] }
+        if let l = labelsPath ?? builtinLabelsFileName { args += ["--labels", l] }
         return args
     }
+
+    /// A built-in recipe's labels file name (`imagenet1000.txt`).
+    public var builtinLabelsFileName: String? { builtinLabelsKey.map { URL(fileURLWithPath: $0).lastPathComponent } }
 }
 
 /// Where recipes are found, first match per name winning: an explicit recipe file (`--recipe FILE`, or any

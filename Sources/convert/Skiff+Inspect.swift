@@ -184,7 +184,7 @@ struct InspectReport: Encodable {
         out += "labels: " + (labels.isEmpty ? "none" : labels.sorted { $0.key < $1.key }.map { output, names in
             let shown = names.prefix(5).map { "'\($0)'" }.joined(separator: ", ") + (names.count > 5 ? ", …" : "")
             return "\(names.count) for '\(output)' (\(shown))"
-        }.joined(separator: ", ")) + (labels.values.contains { $0.count > 5 } ? "; all: skiff inspect FILE --labels" : "") + "\n"
+        }.joined(separator: ", ")) + (labels.values.contains { $0.count > 5 } ? "; all: skiff inspect \(file) --labels" : "") + "\n"
         out += "ops: \(nodes) nodes — " + ops.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ") + "\n"
         let ratio = rawTensorBytes == 0 ? 1 : Double(storedTensorBytes) / Double(rawTensorBytes)
         out += "parameters: \(parameters) in \(tensors.count) tensors; raw \(CLIOutput.bytes(rawTensorBytes)), stored \(CLIOutput.bytes(storedTensorBytes)) (\(String(format: "%.3f", ratio)))\n"

@@ -51,7 +51,7 @@ extension Skiff {
             }
             if global.json { return try CLIOutput.printJSON(r) }
             print("\(r.name): \(r.description)")
-            print("  file:     \(r.path ?? "built in (skiff recipes \(r.name) --labels prints its labels)")")
+            print("  file:     \(r.path ?? "built in" + (r.builtinLabelsFileName.map { " (its labels: skiff recipes \(r.name) --labels > \($0))" } ?? ""))")
             print("  source:   \(r.source.format)\(r.source.description.map { " — \($0)" } ?? "")")
             print("  convert:  skiff convert \(r.source.format) SOURCE \(r.convertArguments.joined(separator: " "))")
             print("  deploy:   \(r.deploy.memory) MB, \(r.deploy.timeout) s, \(r.deploy.architecture), top \(r.deploy.topK)")

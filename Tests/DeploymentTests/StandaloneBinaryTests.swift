@@ -125,6 +125,19 @@ import TestSupport
         #expect(list.stdout.contains("my-breeds") && list.stdout.contains(mine + "/my-breeds.yaml") && list.stdout.contains("squeezenet"), "\(list.stdout)")
         let shown = try install.run("recipes", "my-breeds", extra: ["SKIFF_RECIPES": mine])
         #expect(shown.stdout.contains("--labels " + mine + "/labels/mine.txt"), "\(shown.stdout)")
+        // A recipe in $SKIFF_RECIPES replaces a built-in one of the same name; earlier folders win.
+        let override = install.root + "/override"
+        try FileManager.default.createDirectory(atPath: override, withIntermediateDirectories: true)
+        let builtin = try #require(try Self.checkoutRecipes().first)
+        try """
+        name: \(builtin.name)
+        description: replaced by my own
+        source: {format: h5}
+
+        """.write(toFile: override + "/mine.yaml", atomically: true, encoding: .utf8)
+        let replaced = try install.run("recipes", builtin.name, extra: ["SKIFF_RECIPES": override + ":" + mine])
+        #expect(replaced.status == 0 && replaced.stdout.hasPrefix("\(builtin.name): replaced by my own") && replaced.stdout.contains(override + "/mine.yaml"),
+                "\(replaced.stdout)\(replaced.stderr)")
         // A folder in $SKIFF_RECIPES that is not there is an error, not an empty list.
         let missing = try install.run("recipes", extra: ["SKIFF_RECIPES": install.root + "/nowhere"])
         #expect(missing.status == 2)
