@@ -9,7 +9,23 @@ public struct SavedModelInfo: Sendable, Encodable {
         public var key: String
         public var tensor: String
         public var dtype: String
+        /// Dims outermost first, -1 unknown; nil for an unknown rank.
         public var shape: [Int]?
+
+        /// The shape as `skiff inspect` shows it (text and JSON): an unknown outermost dim is the batch, `N`
+        /// (as in a .skiff file), any other unknown dim `?`.
+        public var displayShape: [Dim]? {
+            shape.map { $0.enumerated().map { i, d in d >= 0 ? .fixed(d) : (i == 0 ? .batch : .symbol("?")) } }
+        }
+
+        enum CodingKeys: String, CodingKey { case key, tensor, dtype, shape }
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(key, forKey: .key)
+            try c.encode(tensor, forKey: .tensor)
+            try c.encode(dtype, forKey: .dtype)
+            try c.encodeIfPresent(displayShape, forKey: .shape)
+        }
     }
     public struct SignatureInfo: Sendable, Encodable {
         public var name: String
@@ -33,6 +49,10 @@ public struct SavedModelInfo: Sendable, Encodable {
     public var ops: [String: Int]
     public var functions: Int
     public var variables: [Variable]
+
+    enum CodingKeys: String, CodingKey {
+        case path, tags, tensorflowVersion = "tensorflow_version", signatures, ops, functions, variables
+    }
 
     static let maxProtoBytes = 1 << 31 - 1  // protobuf's own 2 GiB message limit
 

@@ -155,7 +155,10 @@ public enum ShapeInference {
         case .pad:
             let pads = node.ints("pads") ?? []
             guard pads.count == 2 * x.count, pads.allSatisfy({ $0 >= 0 }) else { throw fail("'pads' must hold \(2 * x.count) non-negative values, got \(pads)") }
-            return x.enumerated().map { i, d in d.fixedValue.map { .fixed($0 + pads[2 * i] + pads[2 * i + 1]) } ?? sym(i) }
+            // An unpadded symbolic axis (the batch, as ZeroPadding2D leaves it) keeps its symbol.
+            return x.enumerated().map { i, d in
+                d.fixedValue.map { .fixed($0 + pads[2 * i] + pads[2 * i + 1]) } ?? (pads[2 * i] == 0 && pads[2 * i + 1] == 0 ? d : sym(i))
+            }
         case .reshape:
             let target = node.ints("shape") ?? []
             guard target.filter({ $0 == -1 }).count <= 1, target.allSatisfy({ $0 >= -1 }) else { throw fail("'shape' \(target) may hold one -1 at most and no other negatives") }
@@ -170,7 +173,11 @@ public enum ShapeInference {
                     // Symbolic dims on both sides cancel when the remaining sizes match (the usual Flatten).
                     let xs = x.filter { $0.fixedValue == nil }, ks = known.filter { $0.fixedValue == nil }
                     let xf = x.compactMap(\.fixedValue).reduce(1, *), kf = known.compactMap(\.fixedValue).reduce(1, *)
-                    if xs == ks, kf > 0, xf % kf == 0 { out[i] = .fixed(xf / kf) } else { out[i] = sym(i) }
+                    // Or a single symbolic input dim carries over to the -1 when the fixed parts hold the same
+                    // number of elements ([N, 7, 7, 64] → [-1, 3136] is [N, 3136]).
+                    if xs == ks, kf > 0, xf % kf == 0 { out[i] = .fixed(xf / kf) }
+                    else if xs.count == 1, ks.isEmpty, kf > 0, xf == kf { out[i] = xs[0] }
+                    else { out[i] = sym(i) }
                 }
             } else if x.allSatisfy({ $0.fixedValue != nil }), out.allSatisfy({ $0.fixedValue != nil }) {
                 let a = x.reduce(1) { $0 * $1.fixedValue! }, b = out.reduce(1) { $0 * $1.fixedValue! }

@@ -65,8 +65,10 @@ public struct Recipe: Codable, Sendable, Equatable {
     public var source: Source
     public var convert: Conversion
     public var deploy: Deployment
-    /// The file the recipe was read from (not part of the YAML).
+    /// The file the recipe was read from (not part of the YAML); nil for a built-in recipe.
     public var path: String?
+    /// A recipe compiled into the binary (`BuiltinRecipes`, from the repository's `recipes/` folder).
+    public var isBuiltin = false
 
     enum CodingKeys: String, CodingKey { case name, description, source, convert, deploy }
 
@@ -99,7 +101,17 @@ public struct Recipe: Codable, Sendable, Equatable {
     /// Reads and checks a recipe file: unknown keys, wrong types and out-of-range values are errors naming the field.
     public static func load(path: String) throws -> Recipe {
         guard let data = FileManager.default.contents(atPath: path) else { throw FormatsError(.io, "cannot read the recipe", file: path) }
-        let text = String(decoding: data, as: UTF8.self)
+        return try parse(String(decoding: data, as: UTF8.self), path: path)
+    }
+
+    /// A recipe compiled into the binary, by file name (`squeezenet.yaml`).
+    public static func builtin(file: String) throws -> Recipe {
+        guard let text = BuiltinRecipes.recipes[file] else { throw FormatsError(.io, "no built-in recipe file '\(file)'") }
+        return try parse(text, path: "built-in " + file, builtin: true)
+    }
+
+    /// Parses and checks recipe text; `path` names it in errors (and anchors relative label files unless `builtin`).
+    static func parse(_ text: String, path: String, builtin: Bool = false) throws -> Recipe {
         let tree: Any?
         do { tree = try Yams.load(yaml: text) } catch {
             throw FormatsError(.manifestInvalid, "is not valid YAML: \(String(describing: error).split(separator: "\n").first ?? "")", file: path)
@@ -123,7 +135,8 @@ public struct Recipe: Codable, Sendable, Equatable {
         } catch {
             throw FormatsError(.manifestInvalid, "cannot read the recipe: \(error)", file: path)
         }
-        recipe.path = path
+        recipe.path = builtin ? nil : path
+        recipe.isBuiltin = builtin
         try recipe.validate()
         return recipe
     }
@@ -131,7 +144,7 @@ public struct Recipe: Codable, Sendable, Equatable {
     /// Range and vocabulary checks shared by files and command-line overrides.
     public func validate() throws {
         func bad(_ field: String, _ expected: String) -> FormatsError {
-            FormatsError(.manifestInvalid, "field '\(field)' \(expected)", file: path ?? "recipe '\(name)'")
+            FormatsError(.manifestInvalid, "field '\(field)' \(expected)", file: path ?? (isBuiltin ? "built-in recipe '\(name)'" : "recipe '\(name)'"))
         }
         guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
             throw bad("name", "must be letters, digits, '-' or '_' (it names the function and the image)")
@@ -149,72 +162,136 @@ public struct Recipe: Codable, Sendable, Equatable {
         guard (1...900).contains(deploy.timeout) else { throw bad("deploy.timeout", "must be 1 … 900 seconds (Lambda's range), not \(deploy.timeout)") }
         guard Self.architectures.contains(deploy.architecture) else { throw bad("deploy.architecture", "must be x86_64 or arm64, not '\(deploy.architecture)'") }
         guard (1...1000).contains(deploy.topK) else { throw bad("deploy.top_k", "must be 1 … 1000, not \(deploy.topK)") }
+        if isBuiltin, let labels = convert.labels, builtinLabelsKey.flatMap({ BuiltinRecipes.labels[$0] }) == nil {
+            throw bad("convert.labels", "names '\(labels)', which is not among the built-in label files (\(BuiltinRecipes.labels.keys.sorted().joined(separator: ", ")))")
+        }
         if let labels = labelsPath, !FileManager.default.fileExists(atPath: labels) {
             throw bad("convert.labels", "names '\(convert.labels!)', which does not exist (looked at \(labels))")
         }
     }
 
-    /// The labels file, resolved against the recipe file's folder.
+    /// The labels file, resolved against the recipe file's folder; nil for a built-in recipe (its labels are
+    /// compiled in: `labelsText`, `writeLabels(into:)`).
     public var labelsPath: String? {
-        guard let labels = convert.labels else { return nil }
+        guard let labels = convert.labels, !isBuiltin else { return nil }
         if labels.hasPrefix("/") { return labels }
         let base = path.map { URL(fileURLWithPath: $0).deletingLastPathComponent() } ?? URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
         return base.appendingPathComponent(labels).standardizedFileURL.path
     }
 
-    /// The `skiff convert` options this recipe stands for.
-    public var convertArguments: [String] {
+    /// A built-in recipe's label file as a key of `BuiltinRecipes.labels` (`labels/imagenet1000.txt`).
+    var builtinLabelsKey: String? {
+        guard isBuiltin, let labels = convert.labels else { return nil }
+        let key = URL(fileURLWithPath: "/recipes/" + labels).standardizedFileURL.path
+        return key.hasPrefix("/recipes/") ? String(key.dropFirst("/recipes/".count)) : nil
+    }
+
+    /// The labels file's text: compiled in for a built-in recipe, else read from `labelsPath`.
+    public func labelsText() throws -> String? {
+        if isBuiltin { return builtinLabelsKey.flatMap { BuiltinRecipes.labels[$0] } }
+        guard let path = labelsPath else { return nil }
+        guard let data = FileManager.default.contents(atPath: path) else { throw FormatsError(.io, "cannot read the labels file of recipe '\(name)'", file: path) }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// A labels file `skiff convert --labels` can read: `labelsPath`, or for a built-in recipe its compiled-in
+    /// labels written into `folder` under their own file name (the extension tells the format).
+    public func writeLabels(into folder: URL) throws -> String? {
+        guard isBuiltin else { return labelsPath }
+        guard let key = builtinLabelsKey, let text = BuiltinRecipes.labels[key] else { return nil }
+        let url = folder.appendingPathComponent(builtinLabelsFileName ?? "labels.txt")
+        do { try Data(text.utf8).write(to: url) } catch { throw FormatsError(.io, "cannot write the recipe's labels", file: url.path) }
+        return url.path
+    }
+
+    /// The `skiff convert` options this recipe stands for, except `--labels` (see `writeLabels(into:)`).
+    public var convertArgumentsWithoutLabels: [String] {
         var args = ["--image", convert.image, "--preprocess", convert.preprocess, "--precision", convert.precision]
         if let r = convert.resize { args += ["--resize", r] }
         if let c = convert.crop { args += ["--crop", c] }
-        if let l = labelsPath { args += ["--labels", l] }
         return args
     }
-}
 
-/// Where recipes are found: `$SKIFF_RECIPES` (folders separated by ':'), the `recipes/` folder of the Skiff
-/// checkout the running binary was built in, and `./recipes`.
-public enum RecipeBook {
-    public static func directories(executable: String = CommandLine.arguments[0]) -> [String] {
-        var dirs: [String] = []
-        if let env = ProcessInfo.processInfo.environment["SKIFF_RECIPES"] {
-            dirs += env.split(separator: ":").map(String.init)
-        }
-        if let root = SourceTree.root(executable: executable) { dirs.append(root + "/recipes") }
-        dirs.append(FileManager.default.currentDirectoryPath + "/recipes")
-        var seen = Set<String>()
-        return dirs.filter { FileManager.default.fileExists(atPath: $0) && seen.insert(URL(fileURLWithPath: $0).standardizedFileURL.path).inserted }
+    /// The `skiff convert` options this recipe stands for (a built-in recipe's labels by their file name, as
+    /// `skiff recipes NAME --labels > FILE` writes them).
+    public var convertArguments: [String] {
+        var args = convertArgumentsWithoutLabels
+        if let l = labelsPath ?? builtinLabelsFileName { args += ["--labels", l] }
+        return args
     }
 
-    /// Every recipe in the search path (first wins per name), sorted by name.
-    public static func all(executable: String = CommandLine.arguments[0]) throws -> [Recipe] {
+    /// A built-in recipe's labels file name (`imagenet1000.txt`).
+    public var builtinLabelsFileName: String? { builtinLabelsKey.map { URL(fileURLWithPath: $0).lastPathComponent } }
+}
+
+/// Where recipes are found, first match per name winning: an explicit recipe file (`--recipe FILE`, or any
+/// name ending in .yaml/.yml), then the folders in `$SKIFF_RECIPES` (separated by ':'), then the recipes built
+/// into the binary (`BuiltinRecipes`). Nothing depends on the current directory or on where the binary is.
+public enum RecipeBook {
+    /// The folders named by `$SKIFF_RECIPES`, in order (missing ones are reported by `all`).
+    public static func directories(environment: [String: String] = ProcessInfo.processInfo.environment) -> [String] {
+        (environment["SKIFF_RECIPES"] ?? "").split(separator: ":").map(String.init).filter { !$0.isEmpty }
+    }
+
+    /// The search path in words, for messages and `skiff recipes`.
+    public static func searchPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        let dirs = directories(environment: environment)
+        return (dirs.isEmpty ? "" : "$SKIFF_RECIPES (\(dirs.joined(separator: ", "))), then ") + "the \(BuiltinRecipes.recipes.count) built-in recipes"
+    }
+
+    /// Every recipe in the search path (first wins per name), sorted by name. A `$SKIFF_RECIPES` entry that is
+    /// not a readable folder is an error naming it.
+    public static func all(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> [Recipe] {
         var found: [String: Recipe] = [:]
-        for dir in directories(executable: executable) {
-            let files = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        for dir in directories(environment: environment) {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw FormatsError(.io, "is not a folder (named in $SKIFF_RECIPES, the recipe search path)", file: dir)
+            }
+            let files = try FileManager.default.contentsOfDirectory(atPath: dir)
             for f in files.sorted() where f.hasSuffix(".yaml") || f.hasSuffix(".yml") {
                 let r = try Recipe.load(path: dir + "/" + f)
                 if found[r.name] == nil { found[r.name] = r }
             }
         }
+        for file in BuiltinRecipes.recipes.keys.sorted() {
+            let r = try Recipe.builtin(file: file)
+            if found[r.name] == nil { found[r.name] = r }
+        }
         return found.values.sorted { $0.name < $1.name }
     }
 
     /// A recipe by name, or a recipe file by path (anything ending in .yaml/.yml).
-    public static func find(_ nameOrPath: String, executable: String = CommandLine.arguments[0]) throws -> Recipe {
+    public static func find(_ nameOrPath: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Recipe {
         if nameOrPath.hasSuffix(".yaml") || nameOrPath.hasSuffix(".yml") { return try Recipe.load(path: nameOrPath) }
-        let all = try all(executable: executable)
+        let all = try all(environment: environment)
         if let r = all.first(where: { $0.name == nameOrPath }) { return r }
-        throw FormatsError(.io, "no recipe named '\(nameOrPath)' (known: \(all.map(\.name).joined(separator: ", ")); or pass a recipe file, or a .skiff model)")
+        throw FormatsError(.io, "no recipe named '\(nameOrPath)' (known: \(all.map(\.name).joined(separator: ", ")); or pass a recipe file with --recipe FILE, or a .skiff model)")
     }
 }
 
-/// The Skiff checkout a binary was built in (found by walking up from the executable to a folder holding
-/// `Package.swift` and `Sources/Engine`), or `$SKIFF_SOURCE`.
+/// The Skiff checkout a source-build Lambda context ships: `$SKIFF_SOURCE`, else the checkout the running
+/// binary was built in (found by walking up from the executable to a folder holding `Package.swift` and
+/// `Sources/Engine`), else none — a binary copied elsewhere has no source (`skiff package lambda` then
+/// writes a prebuilt context).
 public enum SourceTree {
-    public static func root(executable: String = CommandLine.arguments[0]) -> String? {
+    public static func isRoot(_ path: String) -> Bool {
         let fm = FileManager.default
-        func isRoot(_ p: String) -> Bool { fm.fileExists(atPath: p + "/Package.swift") && fm.fileExists(atPath: p + "/Sources/Engine") }
-        if let env = ProcessInfo.processInfo.environment["SKIFF_SOURCE"] { return isRoot(env) ? env : nil }
+        return fm.fileExists(atPath: path + "/Package.swift") && fm.fileExists(atPath: path + "/Sources/Engine")
+    }
+
+    /// The running binary's real path (`/proc/self/exe` on Linux: argv[0] may be a bare name found on PATH,
+    /// which would otherwise resolve against the current directory).
+    public static var currentExecutable: String {
+        #if os(Linux)
+        if let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") { return path }
+        #endif
+        return Bundle.main.executablePath ?? CommandLine.arguments[0]
+    }
+
+    /// `$SKIFF_SOURCE` when set (nil when it is not a checkout: `checkEnvironment` says why), else the build checkout.
+    public static func root(executable: String = currentExecutable, environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+        if let env = environment["SKIFF_SOURCE"], !env.isEmpty { return isRoot(env) ? env : nil }
         var url = URL(fileURLWithPath: executable).resolvingSymlinksInPath().deletingLastPathComponent()
         for _ in 0..<8 {
             if isRoot(url.path) { return url.path }
@@ -223,5 +300,12 @@ public enum SourceTree {
             url = parent
         }
         return nil
+    }
+
+    /// Throws when `$SKIFF_SOURCE` is set but is not a Skiff checkout (a typo must not silently change the build).
+    public static func checkEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        if let env = environment["SKIFF_SOURCE"], !env.isEmpty, !isRoot(env) {
+            throw FormatsError(.io, "is not a Skiff checkout (no Package.swift and Sources/Engine); fix or unset SKIFF_SOURCE", file: env)
+        }
     }
 }

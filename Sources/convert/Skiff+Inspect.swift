@@ -14,21 +14,33 @@ extension Skiff {
         @Option(help: "For a TF Serving model folder: the version to inspect (default: the highest).")
         var version: Int?
 
+        @Flag(help: "Print only the class labels: one 'INDEX<tab>NAME' line each (with --json, a list of names).")
+        var labels = false
+
+        @Option(name: .customLong("output"), help: "With --labels: the output whose labels to print (default: the only labelled one).")
+        var labelledOutput: String?
+
         @OptionGroup var global: GlobalOptions
+
+        func validate() throws {
+            if labelledOutput != nil && !labels { throw ValidationError("--output chooses whose labels --labels prints; add --labels") }
+        }
 
         func run() throws {
             var isDirectory: ObjCBool = false
             if FileManager.default.fileExists(atPath: file, isDirectory: &isDirectory), isDirectory.boolValue {
+                if labels { throw ValidationError("--labels reads the labels of a .skiff file; a SavedModel has none (convert it with --labels FILE)") }
                 let info = try SavedModelInfo(directory: file, version: version)
                 let bundle = FileManager.default.fileExists(atPath: info.path + "/variables/variables.index") ? try TensorBundle(prefix: info.path + "/variables/variables") : nil
                 for v in info.variables where v.dtype != "string" { _ = try bundle?.bytes(v.key) }  // every checksum
                 if global.json { return try CLIOutput.printJSON(info) }
+                func shape(_ t: SavedModelInfo.TensorSpec) -> String { t.displayShape.map { "[" + $0.map(\.description).joined(separator: ", ") + "]" } ?? "[?]" }
                 print("\(info.path): TensorFlow SavedModel\(info.tensorflowVersion.map { " (written by TensorFlow \($0))" } ?? "")")
                 print("  tag sets: \(info.tags.map { "{" + $0.joined(separator: ", ") + "}" }.joined(separator: " "))")
                 for s in info.signatures {
                     print("  signature '\(s.name)' (\(s.method))")
-                    for t in s.inputs { print("    in  \(t.key): \(t.dtype)\(t.shape.map { "\($0)" } ?? "[?]")  ← \(t.tensor)") }
-                    for t in s.outputs { print("    out \(t.key): \(t.dtype)\(t.shape.map { "\($0)" } ?? "[?]")  ← \(t.tensor)") }
+                    for t in s.inputs { print("    in  \(t.key): \(t.dtype)\(shape(t))  ← \(t.tensor)") }
+                    for t in s.outputs { print("    out \(t.key): \(t.dtype)\(shape(t))  ← \(t.tensor)") }
                 }
                 let total = info.ops.values.reduce(0, +)
                 print("  ops: \(total) nodes in the graph and \(info.functions) functions")
@@ -38,13 +50,36 @@ extension Skiff {
                 return
             }
             let skiff = try SkiffFile(path: file)
+            if labels { return try printLabels(skiff) }
             let report = InspectReport(skiff)
             if global.json { try CLIOutput.printJSON(report) } else { print(report.text, terminator: "") }
+        }
+
+        /// `--labels`: one output's class names, index by index.
+        func printLabels(_ skiff: SkiffFile) throws {
+            let all = skiff.manifest.labels ?? [:]
+            let names: [String]
+            if let labelledOutput {
+                guard let n = all[labelledOutput] else {
+                    throw FormatsError(.io, "has no labels for output '\(labelledOutput)' (labelled outputs: \(all.isEmpty ? "none" : all.keys.sorted().joined(separator: ", ")))", file: file)
+                }
+                names = n
+            } else {
+                guard let only = all.first else { throw FormatsError(.io, "has no labels (add them when converting: skiff convert … --labels FILE)", file: file) }
+                guard all.count == 1 else {
+                    throw FormatsError(.io, "has labels for several outputs (\(all.keys.sorted().joined(separator: ", "))); choose one with --output NAME", file: file)
+                }
+                names = only.value
+            }
+            if global.json { return try CLIOutput.printJSON(names) }
+            print(names.enumerated().map { "\($0.offset)\t\($0.element)\n" }.joined(), terminator: "")
         }
     }
 }
 
-/// What `skiff inspect` shows, as text or JSON.
+/// What `skiff inspect` shows, as text or JSON. Every JSON key is snake_case (the CodingKeys here and in the
+/// manifest types it embeds); keys of maps (`ops`, `labels`, `metadata`, signature keys) are names from the model.
+/// A symbolic outermost dimension is the batch and shows as `N`, whatever symbol the file records for it.
 struct InspectReport: Encodable {
     struct TensorRow: Encodable {
         var name: String
@@ -54,6 +89,7 @@ struct InspectReport: Encodable {
         var rawBytes: Int
         var storedBytes: Int
         var ratio: Double
+        enum CodingKeys: String, CodingKey { case name, dtype, shape, encoding, rawBytes = "raw_bytes", storedBytes = "stored_bytes", ratio }
     }
     struct SignatureRow: Encodable {
         var name: String
@@ -65,7 +101,10 @@ struct InspectReport: Encodable {
     var formatVersion: String
     var fileBytes: Int
     var signatures: [SignatureRow]
-    var labels: [String: Int]
+    /// Graph output → class names (index = class id).
+    var labels: [String: [String]]
+    /// Graph output → number of classes named.
+    var labelCounts: [String: Int]
     var nodes: Int
     var ops: [String: Int]
     var parameters: Int
@@ -77,18 +116,33 @@ struct InspectReport: Encodable {
     var images: [ImageInput]
     var verification: [VerificationRecord]
 
+    enum CodingKeys: String, CodingKey {
+        case file, formatVersion = "format_version", fileBytes = "file_bytes", signatures, labels, labelCounts = "label_counts"
+        case nodes, ops, parameters, rawTensorBytes = "raw_tensor_bytes", storedTensorBytes = "stored_tensor_bytes"
+        case tensors, metadata, provenance, images, verification
+    }
+
+    /// The value as shown: a symbolic outermost dimension is the batch, `N` (a file may record a symbol a shape
+    /// rule derived from a node name, e.g. `block_13_pad:0`).
+    static func display(_ v: ValueInfo) -> ValueInfo {
+        var v = v
+        if case .symbol = v.shape.first { v.shape[0] = .batch }
+        return v
+    }
+
     init(_ f: SkiffFile) {
         let m = f.manifest
         file = f.path
         formatVersion = "\(f.header.majorVersion).\(f.header.minorVersion)"
         fileBytes = f.fileLength
-        let values = Dictionary((m.graph.inputs + m.graph.outputs).map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let values = Dictionary((m.graph.inputs + m.graph.outputs).map { ($0.name, Self.display($0)) }, uniquingKeysWith: { a, _ in a })
         signatures = m.signatures.map { s in
             SignatureRow(name: s.name,
                          inputs: Dictionary(s.inputs.compactMap { b in values[b.value].map { (b.key, $0) } }, uniquingKeysWith: { a, _ in a }),
                          outputs: Dictionary(s.outputs.compactMap { b in values[b.value].map { (b.key, $0) } }, uniquingKeysWith: { a, _ in a }))
         }
-        labels = (m.labels ?? [:]).mapValues(\.count)
+        labels = m.labels ?? [:]
+        labelCounts = labels.mapValues(\.count)
         nodes = m.graph.nodes.count
         ops = Dictionary(m.graph.opHistogram.map { ($0.key.rawValue, $0.value) }, uniquingKeysWith: +)
         let constants = Set(m.graph.constants.map(\.name))
@@ -121,13 +175,16 @@ struct InspectReport: Encodable {
             out += "  \(s.name)\n"
             for (k, v) in s.inputs.sorted(by: { $0.key < $1.key }) { out += "    in  \(k): \(v)\n" }
             for (k, v) in s.outputs.sorted(by: { $0.key < $1.key }) {
-                let l = labels[v.name].map { "  (\($0) labels)" } ?? ""
+                let l = labelCounts[v.name].map { "  (\($0) labels)" } ?? ""
                 out += "    out \(k): \(v)\(l)\n"
             }
         }
         if signatures.isEmpty { out += "  (none)\n" }
         for image in images { out += "image input: \(image.summary)\n" }
-        out += "labels: " + (labels.isEmpty ? "none" : labels.sorted { $0.key < $1.key }.map { "\($0.value) for '\($0.key)'" }.joined(separator: ", ")) + "\n"
+        out += "labels: " + (labels.isEmpty ? "none" : labels.sorted { $0.key < $1.key }.map { output, names in
+            let shown = names.prefix(5).map { "'\($0)'" }.joined(separator: ", ") + (names.count > 5 ? ", …" : "")
+            return "\(names.count) for '\(output)' (\(shown))"
+        }.joined(separator: ", ")) + (labels.values.contains { $0.count > 5 } ? "; all: skiff inspect \(file) --labels" : "") + "\n"
         out += "ops: \(nodes) nodes — " + ops.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ") + "\n"
         let ratio = rawTensorBytes == 0 ? 1 : Double(storedTensorBytes) / Double(rawTensorBytes)
         out += "parameters: \(parameters) in \(tensors.count) tensors; raw \(CLIOutput.bytes(rawTensorBytes)), stored \(CLIOutput.bytes(storedTensorBytes)) (\(String(format: "%.3f", ratio)))\n"

@@ -21,16 +21,31 @@ struct DeployableModel {
     var classifier: Classifier
     var conversion: Converter.Summary?
 
-    /// Resolves `--model` and `--from`, converts with the recipe's settings and checks the result can serve.
-    static func prepare(model: String, from: String?, labels: String?, scratch: URL) throws -> DeployableModel {
+    /// `--model NAME|FILE.skiff|FILE.yaml` or `--recipe FILE` as one string for `prepare` (nil when neither is given).
+    static func choose(model: String?, recipe: String?) throws -> String? {
+        if let recipe {
+            if model != nil { throw ValidationError("give --model or --recipe FILE, not both") }
+            guard !recipe.hasSuffix(".skiff") else { throw ValidationError("--recipe takes a recipe file (.yaml); pass a .skiff model with --model") }
+            return recipe
+        }
+        return model
+    }
+
+    /// A recipe by name (`RecipeBook`) or, for `--recipe FILE`, the file whatever its extension.
+    static func recipe(_ nameOrFile: String, isFile: Bool) throws -> Recipe {
+        isFile ? try Recipe.load(path: nameOrFile) : try RecipeBook.find(nameOrFile)
+    }
+
+    /// Resolves `--model` (or `--recipe FILE`) and `--from`, converts with the recipe's settings and checks the result can serve.
+    static func prepare(model: String, recipeFile: Bool = false, from: String?, labels: String?, scratch: URL) throws -> DeployableModel {
         var recipe: Recipe?
         var path = model
         var summary: Converter.Summary?
-        if model.hasSuffix(".skiff") {
+        if model.hasSuffix(".skiff") && !recipeFile {
             if from != nil { throw ValidationError("--from converts a recipe's source; --model \(model) is already a .skiff file") }
             if labels != nil { throw ValidationError("--labels applies when converting; convert the model again with --labels instead") }
         } else {
-            let r = try RecipeBook.find(model)
+            let r = try Self.recipe(model, isFile: recipeFile)
             recipe = r
             guard let from else {
                 throw ValidationError("recipe '\(r.name)' converts a source model Skiff does not ship; pass it with --from (\(r.source.description ?? "a .\(r.source.format) file"))")
@@ -42,9 +57,8 @@ struct DeployableModel {
             } else {
                 guard FileManager.default.fileExists(atPath: from) else { throw FormatsError(.io, "does not exist (the --from source for recipe '\(r.name)')", file: from) }
                 path = scratch.appendingPathComponent("model.skiff").path
-                var args = r.convertArguments
-                if let labels, let i = args.firstIndex(of: "--labels") { args.removeSubrange(i...(i + 1)) }
-                if let labels { args += ["--labels", labels] }
+                var args = r.convertArgumentsWithoutLabels
+                if let labelsFile = try labels ?? r.writeLabels(into: scratch) { args += ["--labels", labelsFile] }
                 let options = try ConvertOptions.parse(args + ["-o", path])
                 summary = try Converter(options: options, source: from, read: {
                     format == "keras" ? try KerasReader.readArchive(path: from) : try KerasReader.readH5(path: from)
@@ -81,14 +95,20 @@ extension Skiff.Package {
             commandName: "lambda",
             abstract: "Write a Docker build context for an AWS Lambda container image served by Skiff's runtime.",
             discussion: """
-            --model is a recipe name (see 'skiff recipes'), a recipe file, or a .skiff model with an image signature. \
-            A recipe's source model is converted from --from and checked before anything is written. The context holds \
-            a Dockerfile (multi-stage build of the runtime from source, or --prebuilt: this machine's binary), the \
-            entrypoint, the model, a SAM template, push.sh, a README and manifest.json with every file's sha256.
+            --model is a recipe name (see 'skiff recipes'), a recipe file, or a .skiff model with an image signature; \
+            --recipe FILE takes your own recipe file. A recipe's source model is converted from --from and checked before \
+            anything is written. The context holds a Dockerfile, the entrypoint, the model, a SAM template, push.sh, a \
+            README and manifest.json with every file's sha256. The Dockerfile builds the runtime from Skiff's source \
+            ($SKIFF_SOURCE, else the checkout this binary was built in); without a source tree (a skiff binary copied \
+            elsewhere) or with --prebuilt it ships this machine's binary instead, which needs a Linux host of the target \
+            architecture.
             """)
 
         @Option(help: "A recipe name or file, or a .skiff model.")
         var model: String?
+
+        @Option(name: .customLong("recipe"), help: "Your own recipe file (YAML), instead of --model NAME.")
+        var recipeFile: String?
 
         @Option(name: .customLong("model-source"), help: "s3://BUCKET/PREFIX/NAME[/VERSION] (see 'skiff package s3'): build an image without the model; the runtime downloads and checks it during init.")
         var modelSource: String?
@@ -117,7 +137,7 @@ extension Skiff.Package {
         @Option(help: "Function, image and stack name (default: the recipe's name or the model's file name).")
         var name: String?
 
-        @Flag(help: "Copy this machine's skiff binary and its shared libraries instead of building from source (host must match --arch).")
+        @Flag(help: "Copy this machine's skiff binary and its shared libraries instead of building from source (host must match --arch; the default when no Skiff source tree is found).")
         var prebuilt = false
 
         @Flag(help: "Replace the output folder if it exists.")
@@ -148,7 +168,8 @@ extension Skiff.Package {
         }
 
         func validate() throws {
-            if model == nil && modelSource == nil { throw ValidationError("give --model (a recipe or a .skiff file) or --model-source s3://…") }
+            if model == nil && recipeFile == nil && modelSource == nil { throw ValidationError("give --model (a recipe or a .skiff file), --recipe FILE or --model-source s3://…") }
+            if model != nil && recipeFile != nil { throw ValidationError("give --model or --recipe FILE, not both") }
             if !image && (push != nil || runtime != nil || registryUser != nil) { throw ValidationError("--push, --runtime and --registry-user go with --image") }
             if image && prebuilt { throw ValidationError("--image already ships a prebuilt runtime; drop --prebuilt") }
         }
@@ -161,9 +182,10 @@ extension Skiff.Package {
             var source: S3ModelSource?
             if let modelSource { do { source = try S3ModelSource(modelSource) } catch let e as ServingError { throw ValidationError(e.message) } }
             // With --model-source the model is not baked in; --model (if given) only supplies a recipe's deploy settings.
-            let deployable: DeployableModel? = source != nil && (model == nil || from == nil) ? nil
-                : try DeployableModel.prepare(model: model!, from: from, labels: labels, scratch: scratch)
-            let recipe = try deployable?.recipe ?? model.flatMap { $0.hasSuffix(".skiff") ? nil : try RecipeBook.find($0) }
+            let chosen = try DeployableModel.choose(model: model, recipe: recipeFile), isFile = recipeFile != nil
+            let deployable: DeployableModel? = source != nil && (chosen == nil || from == nil) ? nil
+                : try DeployableModel.prepare(model: chosen!, recipeFile: isFile, from: from, labels: labels, scratch: scratch)
+            let recipe = try deployable?.recipe ?? chosen.flatMap { $0.hasSuffix(".skiff") && !isFile ? nil : try DeployableModel.recipe($0, isFile: isFile) }
             let functionName = name ?? recipe?.name ?? deployable?.classifier.name ?? source!.name
             var check = recipe ?? Recipe(name: functionName.isEmpty ? "model" : functionName, description: "", source: .init(format: "skiff"))
             check.name = functionName
@@ -174,17 +196,27 @@ extension Skiff.Package {
             if let timeout { check.deploy.timeout = timeout }
             if let top { check.deploy.topK = top }
             do { try check.validate() } catch let e as FormatsError { throw ValidationError(e.message.replacingOccurrences(of: "field 'deploy.", with: "'--").replacingOccurrences(of: "field 'name'", with: "--name")) }
+            // Source build from $SKIFF_SOURCE or the build checkout; without one, this machine's binary (said on stderr).
+            var sourceRoot: String?
+            if !prebuilt {
+                try SourceTree.checkEnvironment()
+                sourceRoot = SourceTree.root()
+            }
+            let implicitPrebuilt = !prebuilt && sourceRoot == nil
             let settings = LambdaContext.Settings(
                 name: functionName, memory: check.deploy.memory, timeout: check.deploy.timeout, architecture: check.deploy.architecture,
-                topK: check.deploy.topK, mode: prebuilt ? .prebuilt : .source,
+                topK: check.deploy.topK, mode: sourceRoot == nil ? .prebuilt : .source,
                 modelSummary: deployable?.summary ?? "the model published at \(source!.uri) (downloaded and checked against its manifest during init)",
                 modelSource: source?.uri)
             if image { return try buildImage(settings: settings, deployable: deployable, source: source) }
             var runtimeFiles: [String: String] = [:]
-            if prebuilt { runtimeFiles = try Self.prebuiltRuntime(for: settings.architecture) }
+            if settings.mode == .prebuilt { runtimeFiles = try Self.prebuiltRuntime(for: settings.architecture, implicit: implicitPrebuilt) }
+            if implicitPrebuilt {
+                CLIOutput.note("no Skiff source tree found (this skiff is not inside a checkout and SKIFF_SOURCE is unset), so the context ships this machine's skiff binary (--prebuilt); set SKIFF_SOURCE to a Skiff checkout to build the runtime from source instead")
+            }
             let dir = output ?? "\(functionName)-lambda"
             let manifest = try LambdaContext(settings: settings).write(
-                to: dir, model: source == nil ? deployable?.path : nil, recipe: recipe?.name, sourceRoot: SourceTree.root(), runtimeFiles: runtimeFiles, replace: force)
+                to: dir, model: source == nil ? deployable?.path : nil, recipe: recipe?.name, sourceRoot: sourceRoot, runtimeFiles: runtimeFiles, replace: force)
             let bytes = manifest.files.reduce(0) { $0 + $1.size }
             if global.json {
                 return try CLIOutput.printJSON(Report(context: dir, mode: settings.mode.rawValue, settings: settings, files: manifest.files.count + 1,
@@ -200,7 +232,8 @@ extension Skiff.Package {
         }
 
         /// This binary and the shared libraries it links (except the C library, which every image has).
-        static func prebuiltRuntime(for arch: String) throws -> [String: String] {
+        /// `implicit`: chosen because no source tree was found (the errors then say how to get one).
+        static func prebuiltRuntime(for arch: String, implicit: Bool = false) throws -> [String: String] {
             #if arch(x86_64)
             let host = "x86_64"
             #elseif arch(arm64)
@@ -208,9 +241,14 @@ extension Skiff.Package {
             #else
             let host = "unknown"
             #endif
+            let noSource = "no Skiff source tree to build the runtime from (this skiff is not inside a checkout and SKIFF_SOURCE is unset)"
             #if !os(Linux)
+            if implicit { throw ValidationError("\(noSource), and this machine's binary cannot run on Lambda (not Linux); set SKIFF_SOURCE to a Skiff checkout (see docs/DEPLOY.md)") }
             throw ValidationError("--prebuilt needs a Linux host; build from source instead (drop --prebuilt)")
             #endif
+            if implicit && host != arch {
+                throw ValidationError("\(noSource), and this machine's \(host) binary cannot serve --arch \(arch); set SKIFF_SOURCE to a Skiff checkout (see docs/DEPLOY.md), or target \(host)")
+            }
             guard host == arch else { throw ValidationError("--prebuilt copies this machine's \(host) binary, but the target is \(arch); drop --prebuilt to build from source") }
             let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
             var files = ["skiff": exe]

@@ -17,7 +17,10 @@ extension Skiff.Package {
             """)
 
         @Option(help: "A recipe name or file, or a .skiff model.")
-        var model: String
+        var model: String?
+
+        @Option(name: .customLong("recipe"), help: "Your own recipe file (YAML), instead of --model NAME.")
+        var recipeFile: String?
 
         @Option(help: "The source model a recipe converts (.h5 or .keras).")
         var from: String?
@@ -67,6 +70,8 @@ extension Skiff.Package {
         @OptionGroup var global: GlobalOptions
 
         func validate() throws {
+            if model == nil && recipeFile == nil { throw ValidationError("give --model (a recipe name or a .skiff file) or --recipe FILE") }
+            if model != nil && recipeFile != nil { throw ValidationError("give --model or --recipe FILE, not both") }
             if layoutOnly && output == nil { throw ValidationError("--layout-only needs -o DIR") }
             if !layoutOnly && bucket == nil { throw ValidationError("give --bucket (or --layout-only -o DIR)") }
             if partSizeMB < 5 { throw ValidationError("--part-size-mb must be at least 5 (S3's minimum part size)") }
@@ -78,7 +83,7 @@ extension Skiff.Package {
             let scratch = fm.temporaryDirectory.appendingPathComponent("skiff-s3-\(ProcessInfo.processInfo.processIdentifier)")
             try fm.createDirectory(at: scratch, withIntermediateDirectories: true)
             defer { try? fm.removeItem(at: scratch) }
-            let deployable = try DeployableModel.prepare(model: model, from: from, labels: labels, scratch: scratch)
+            let deployable = try DeployableModel.prepare(model: try DeployableModel.choose(model: model, recipe: recipeFile)!, recipeFile: recipeFile != nil, from: from, labels: labels, scratch: scratch)
             let modelName = name ?? deployable.recipe?.name ?? deployable.classifier.name
             let sha = try Digest.sha256Hex(file: deployable.path)
 

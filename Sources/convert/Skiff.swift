@@ -12,16 +12,30 @@ struct Skiff: ParsableCommand {
         abstract: "Convert Keras and TensorFlow image models to compact .skiff files, verify them, run and deploy them.",
         discussion: """
         Exit codes: 0 success; 1 a check failed (verification); 2 bad usage, or a file that cannot be read or written.
+
+        'skiff --version' prints Skiff's version; 'skiff version' also lists the C libraries it is linked with.
         """,
-        version: SkiffVersion.current,
         subcommands: [Convert.self, Run.self, Predict.self, Verify.self, Bench.self, Inspect.self, Recipes.self, Package.self, Lambda.self, Serve.self, Version.self]
     )
+
+    /// The command `arguments` stand for, parsed exactly as `main` does; nil for `skiff --version` (which `main`
+    /// answers itself). Tests parse every command line in the documentation with it.
+    static func command(for arguments: [String]) throws -> (any ParsableCommand)? {
+        if arguments == ["--version"] { return nil }
+        return try parseAsRoot(arguments)
+    }
 
     /// Runs the command and maps every error to one clear line and an exit code CI can use.
     static func main() {
         let verbose = CommandLine.arguments.contains("--verbose")
+        // `skiff --version` by hand: ArgumentParser's automatic flag would also be listed in every subcommand's
+        // help, beside the commands' own --version options (a TF Serving model version, an S3 version).
+        let arguments = Array(CommandLine.arguments.dropFirst())
         do {
-            var command = try parseAsRoot()
+            guard var command = try Self.command(for: arguments) else {
+                print(SkiffVersion.current)
+                return
+            }
             try command.run()
         } catch let error as EngineError {
             CLIOutput.error(error.description)
@@ -73,6 +87,11 @@ struct GlobalOptions: ParsableArguments {
 enum CLIOutput {
     static func error(_ line: String) {
         FileHandle.standardError.write(Data("skiff: error: \(line)\n".utf8))
+    }
+
+    /// Something the user should know that is not an error (a default chosen for them), on stderr.
+    static func note(_ line: String) {
+        FileHandle.standardError.write(Data("skiff: note: \(line)\n".utf8))
     }
 
     static func printJSON<T: Encodable>(_ value: T) throws {

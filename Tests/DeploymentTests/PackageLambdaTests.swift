@@ -19,16 +19,20 @@ import Yams
     }()
 
     @Test func shippedRecipesLoadAndDescribeTheirModels() throws {
-        let all = try RecipeBook.all(executable: SkiffRun.binary)
+        let all = try RecipeBook.all(environment: [:])  // the built-in recipes
         #expect(Set(all.map(\.name)).isSuperset(of: ["squeezenet", "mobilenet_v2", "breed-classifier"]))
         let squeeze = try #require(all.first { $0.name == "squeezenet" })
         #expect(squeeze.convert.image == "227x227")
         #expect(squeeze.convert.preprocess == "caffe")
-        let labels = try String(contentsOfFile: try #require(squeeze.labelsPath), encoding: .utf8).split(separator: "\n")
+        #expect(squeeze.isBuiltin)
+        let labels = try #require(try squeeze.labelsText()).split(separator: "\n")
         #expect(labels.count == 1000)
         #expect(labels.first == "tench" && labels.last == "toilet_tissue")
         let breed = try #require(all.first { $0.name == "breed-classifier" })
-        #expect(breed.labelsPath?.hasSuffix(".csv") == true)
+        #expect(breed.convert.labels?.hasSuffix(".csv") == true)
+        let written = try #require(try breed.writeLabels(into: URL(fileURLWithPath: try temporaryDirectory())))
+        let breedLabels = try #require(try breed.labelsText())
+        #expect(written.hasSuffix("/breeds.csv") && FileManager.default.contents(atPath: written) == Data(breedLabels.utf8))
 
         let r = try SkiffRun("recipes")
         #expect(r.status == 0)

@@ -105,3 +105,27 @@ import TestSupport
         #expect(TensorEncoding.allCases.map(\.rawValue) == [0, 1, 2])
     }
 }
+
+/// Symbolic dimensions that pass through an op unchanged keep their symbol (the batch stays `N`), so files and
+/// `skiff inspect` do not show symbols derived from node names for the batch.
+@Suite struct SymbolicShapeTests {
+    func shape(_ op: OpKind, _ input: [Dim], _ attributes: [String: Attribute]) throws -> [Dim] {
+        try ShapeInference.outputShape(of: Node(name: "net/block_13_pad", op: op, inputs: ["x"], outputs: [ValueInfo("y", .float32, [])],
+                                                attributes: attributes), inputs: [input])
+    }
+
+    @Test func paddingKeepsAnUnpaddedSymbolicAxis() throws {
+        #expect(try shape(.pad, [.batch, 4, 4, 3], ["pads": .ints([0, 0, 1, 1, 2, 2, 0, 0])]) == [.batch, 6, 8, 3])
+        // A padded symbolic axis is a new size, named after the node.
+        let padded = try shape(.pad, [.batch, "H", 4, 3], ["pads": .ints([0, 0, 1, 1, 0, 0, 0, 0])])
+        #expect(padded[0] == .batch && padded[1] == .symbol("net/block_13_pad:1"))
+    }
+
+    @Test func reshapeCarriesTheOnlySymbolicAxisToMinusOne() throws {
+        #expect(try shape(.reshape, [.batch, 7, 7, 64], ["shape": .ints([-1, 3136])]) == [.batch, 3136])
+        #expect(try shape(.reshape, [.batch, 3136], ["shape": .ints([-1, 7, 7, 64])]) == [.batch, 7, 7, 64])
+        #expect(try shape(.reshape, [.batch, 7, 7, 64], ["shape": .ints([0, -1])]) == [.batch, 3136])
+        // When the element counts differ, the -1 is not the batch: a new symbol.
+        #expect(try shape(.reshape, [.batch, 7, 7, 64], ["shape": .ints([-1, 64])]) == [.symbol("net/block_13_pad:0"), 64])
+    }
+}

@@ -38,11 +38,154 @@ import TestSupport
         #expect(r.status == 0)
         let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
         #expect(json["parameters"] as? Int == 127)
-        #expect(json["fileBytes"] as? Int == summary.fileLength)
-        #expect((json["labels"] as? [String: Int])?["probabilities"] == 3)
+        #expect(json["file_bytes"] as? Int == summary.fileLength)
+        let names = try SkiffFile(path: path).manifest.labels?["probabilities"]
+        #expect((json["labels"] as? [String: [String]])?["probabilities"] == names)
+        #expect((json["label_counts"] as? [String: Int])?["probabilities"] == names?.count)
         #expect((json["ops"] as? [String: Int])?["dense"] == 1)
         #expect((json["tensors"] as? [[String: Any]])?.count == 4)
-        #expect(json["formatVersion"] as? String == "1.0")
+        #expect(json["format_version"] as? String == "1.0")
+    }
+
+    /// Keys that are names from the model (ops, outputs, signature keys, metadata, options), not schema keys.
+    static let nameKeyedMaps: Set<String> = ["ops", "labels", "label_counts", "metadata", "options", "inputs", "outputs"]
+
+    /// Every object key in `value` that is not snake_case (lowercase letters, digits and '_'), with its path.
+    static func nonSnakeKeys(_ value: Any, path: String = "") -> [String] {
+        if let array = value as? [Any] { return array.enumerated().flatMap { nonSnakeKeys($0.element, path: path + "[\($0.offset)]") } }
+        guard let object = value as? [String: Any] else { return [] }
+        var bad: [String] = []
+        for (key, child) in object {
+            if !key.allSatisfy({ $0.isLowercase || $0.isNumber || $0 == "_" }) { bad.append(path + "." + key) }
+            if nameKeyedMaps.contains(key), let map = child as? [String: Any] {
+                // The map's own keys are names; what they hold is schema again.
+                for (name, inner) in map { bad += nonSnakeKeys(inner, path: path + "." + key + "[\(name)]") }
+            } else {
+                bad += nonSnakeKeys(child, path: path + "." + key)
+            }
+        }
+        return bad
+    }
+
+    /// `inspect --json` uses snake_case throughout: a file with an image input, labels, metadata, provenance
+    /// options and verification records reaches every type the report embeds; so does a SavedModel.
+    @Test func inspectJSONKeysAreSnakeCase() throws {
+        let dir = try temporaryDirectory()
+        let out = dir + "/classifier.skiff"
+        let images = ImageFixtures.directory
+        let c = try SkiffRun("convert", "keras", images + "/classifier.keras", "-o", out, "--labels", images + "/labels.txt",
+                             "--image", "auto", "--preprocess", "tf", "--crop", "central:0.875")
+        #expect(c.status == 0, "\(c.stderr)")
+        for target in [out, packageRoot + "/fixtures/savedmodel/tfkeras_save"] {
+            let r = try SkiffRun("inspect", target, "--json")
+            #expect(r.status == 0, "\(r.stderr)")
+            let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8))
+            let bad = Self.nonSnakeKeys(json)
+            #expect(bad.isEmpty, "\(target): keys not in snake_case: \(bad.sorted())")
+        }
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(try SkiffRun("inspect", out, "--json").stdout.utf8)) as? [String: Any])
+        for key in ["images", "verification", "provenance", "signatures", "tensors"] { #expect(json[key] != nil, "\(key) missing") }
+    }
+
+    @Test func inspectLabelsPrintsIndexAndName() throws {
+        let dir = try temporaryDirectory()
+        let path = dir + "/tiny.skiff"
+        try SampleModels.tinyClassifier().write(to: path)
+        let names = try #require(try SkiffFile(path: path).manifest.labels?.values.first)
+        let text = try SkiffRun("inspect", path, "--labels")
+        #expect(text.status == 0, "\(text.stderr)")
+        #expect(text.stdout == names.enumerated().map { "\($0.offset)\t\($0.element)\n" }.joined())
+        let json = try SkiffRun("inspect", path, "--labels", "--json")
+        #expect(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String] == names)
+        let chosen = try SkiffRun("inspect", path, "--labels", "--output", "probabilities")
+        #expect(chosen.stdout == text.stdout)
+        let wrong = try SkiffRun("inspect", path, "--labels", "--output", "nope")
+        #expect(wrong.status == 2 && wrong.stderr.contains("probabilities"), "\(wrong.stderr)")
+        // The summary names them too, not only their count.
+        #expect(try SkiffRun("inspect", path).stdout.contains(names.map { "'\($0)'" }.joined(separator: ", ")))
+        // A model without labels says how to add them.
+        let bare = dir + "/bare.skiff"
+        try SampleModels.weights(count: 1, size: 4).write(to: bare)
+        let none = try SkiffRun("inspect", bare, "--labels")
+        #expect(none.status == 2 && none.stderr.contains("--labels"), "\(none.stderr)")
+    }
+
+    /// A file may record a batch dimension under a symbol a shape rule derived from a node name (older
+    /// converters did for padding); inspect shows every symbolic batch dimension as N, in text and JSON.
+    @Test func symbolicBatchDimensionsShowAsN() throws {
+        let dir = try temporaryDirectory()
+        let path = dir + "/padded.skiff"
+        let symbol: Dim = .symbol("model_1.00/block_13_pad:0")
+        let graph = ModelGraph(
+            inputs: [ValueInfo("image", .float32, [.batch, 4, 4, 3])],
+            outputs: [ValueInfo("pooled", .float32, [symbol, 3])],
+            constants: [],
+            nodes: [
+                Node(name: "model_1.00/block_13_pad", op: .pad, inputs: ["image"], outputs: [ValueInfo("padded", .float32, [symbol, 6, 6, 3])],
+                     attributes: ["pads": .ints([0, 0, 1, 1, 1, 1, 0, 0])]),
+                Node(name: "pool", op: .globalAvgPool, inputs: ["padded"], outputs: [ValueInfo("pooled", .float32, [symbol, 3])]),
+            ])
+        let w = SkiffWriter(manifest: SkiffManifest(graph: graph, signatures: [.servingDefault(for: graph)],
+                                                    provenance: Provenance(sourceFormat: "skiff-ir", converterVersion: "test")))
+        try w.write(to: path)
+        let text = try SkiffRun("inspect", path)
+        #expect(text.status == 0, "\(text.stderr)")
+        #expect(text.stdout.contains("out pooled: 'pooled' float32[N, 3]"), "\(text.stdout)")
+        #expect(!text.stdout.contains("block_13_pad:0"), "\(text.stdout)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(try SkiffRun("inspect", path, "--json").stdout.utf8)) as? [String: Any])
+        let signature = try #require((json["signatures"] as? [[String: Any]])?.first)
+        let output = try #require((signature["outputs"] as? [String: Any])?["pooled"] as? [String: Any])
+        #expect((output["shape"] as? [Any])?.first as? String == "N")
+
+        // SavedModels: an unknown outermost dimension is the batch, N, in text and JSON.
+        let saved = packageRoot + "/fixtures/savedmodel/tfkeras_save"
+        let savedText = try SkiffRun("inspect", saved)
+        #expect(savedText.stdout.contains("[N, "), "\(savedText.stdout)")
+        #expect(!savedText.stdout.contains("[-1, "), "\(savedText.stdout)")
+        let savedJSON = try #require(try JSONSerialization.jsonObject(with: Data(try SkiffRun("inspect", saved, "--json").stdout.utf8)) as? [String: Any])
+        let serving = (savedJSON["signatures"] as? [[String: Any]])?.first { $0["name"] as? String == "serving_default" }
+        let input = try #require((serving?["inputs"] as? [[String: Any]])?.first)
+        #expect((input["shape"] as? [Any])?.first as? String == "N")
+    }
+
+    /// Converted fixtures record the batch as N on every value (padding and flattening keep it).
+    @Test(arguments: ["k3_spatial", "k3_sequential", "k3_functional", "tfk_sequential"])
+    func convertedModelsKeepTheBatchSymbol(name: String) throws {
+        let dir = try temporaryDirectory()
+        let out = dir + "/m.skiff"
+        let c = try SkiffRun("convert", "h5", KerasFixture.directory + "/\(name).h5", "-o", out)
+        #expect(c.status == 0, "\(c.stderr)")
+        let graph = try SkiffFile(path: out).manifest.graph
+        for v in graph.inputs + graph.outputs + graph.nodes.flatMap(\.outputs) {
+            #expect(v.shape.first == .batch, "\(name): \(v)")
+        }
+    }
+
+    /// The root command's --version and the commands' own --version options (a TF Serving model version, an
+    /// S3 version) must not both appear in one help.
+    @Test(arguments: [["inspect"], ["convert", "savedmodel"], ["package", "s3"]])
+    func helpShowsOneVersionOption(command: [String]) throws {
+        let r = try SkiffRun(arguments: command + ["--help"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n").filter { $0.trimmingCharacters(in: .whitespaces).hasPrefix("--version") }
+        #expect(lines.count == 1, "\(command.joined(separator: " ")) --help lists --version \(lines.count) times:\n\(r.stdout)")
+        #expect(!r.stdout.contains("Show the version."), "\(r.stdout)")
+    }
+
+    @Test func versionFlagAndCommandStillWork() throws {
+        let flag = try SkiffRun("--version")
+        #expect(flag.status == 0 && flag.stdout == SkiffVersion.current + "\n")
+        let command = try SkiffRun("version")
+        #expect(command.status == 0 && command.stdout.hasPrefix("skiff \(SkiffVersion.current) "))
+        let root = try SkiffRun("--help")
+        #expect(root.stdout.contains("skiff --version"), "\(root.stdout)")
+        // The commands' own --version options still parse.
+        let folder = try temporaryDirectory()
+        try FileManager.default.copyItem(atPath: packageRoot + "/fixtures/savedmodel/tf_module", toPath: folder + "/3")
+        let inspect = try SkiffRun("inspect", folder, "--version", "3")
+        #expect(inspect.status == 0, "\(inspect.stderr)")
+        let missing = try SkiffRun("inspect", folder, "--version", "4")
+        #expect(missing.status == 2 && missing.stderr.contains("no version 4"), "\(missing.stderr)")
     }
 
     @Test func errorsAreOneLineWithExitCode2() throws {

@@ -20,11 +20,21 @@ public struct SkiffRun: Sendable {
         try self.init(arguments: args)
     }
 
-    public init(arguments args: [String], stdin: Data? = nil, environment: [String: String]? = nil) throws {
+    /// - Parameters:
+    ///   - environment: variables added to (or, with `cleanEnvironment`, replacing) the test's environment.
+    ///   - directory: the working directory (default: the test's).
+    ///   - executable: another skiff binary (default: the built one).
+    public init(arguments args: [String], stdin: Data? = nil, environment: [String: String]? = nil, cleanEnvironment: Bool = false,
+                directory: String? = nil, executable: String? = nil) throws {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: Self.binary)
+        p.executableURL = URL(fileURLWithPath: executable ?? Self.binary)
         p.arguments = args
-        if let environment { p.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new } }
+        if cleanEnvironment {
+            p.environment = environment ?? [:]
+        } else if let environment {
+            p.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
+        if let directory { p.currentDirectoryURL = URL(fileURLWithPath: directory) }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
