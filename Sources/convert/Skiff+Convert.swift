@@ -248,6 +248,7 @@ struct Converter {
 
     @discardableResult
     func run() throws -> Summary {
+        SignalCleanup.install()
         let start = Date()
         let progress = Progress(enabled: !options.global.json && !quiet)
         progress.step("reading \(source)")

@@ -22,7 +22,10 @@ struct Skiff: ParsableCommand {
         let verbose = CommandLine.arguments.contains("--verbose")
         do {
             var command = try parseAsRoot()
-            try command.run()
+            do { try command.run() } catch {
+                SignalCleanup.yieldToInterruption()
+                throw error
+            }
         } catch let error as EngineError {
             CLIOutput.error(error.description)
             Foundation.exit(ExitCode.fileError.rawValue)

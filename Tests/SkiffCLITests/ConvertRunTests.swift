@@ -8,6 +8,64 @@ import TestSupport
         try #require(KerasFixture.models.first { $0.name == name && $0.kind == kind })
     }
 
+    /// What `convert` leaves in its output directory and in `$TMPDIR` that it should not.
+    static func leftovers(_ dir: String, _ tmp: String) -> [String] {
+        let fm = FileManager.default
+        return ((try? fm.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.contains(".tmp-") }
+            + ((try? fm.contentsOfDirectory(atPath: tmp)) ?? []).map { "$TMPDIR/" + $0 }
+    }
+
+    /// SIGTERM while `convert keras` holds temporary files (extracted weights in `$TMPDIR`, the output's
+    /// `.tmp-PID-RAND`): the process removes them, then dies of the signal.
+    @Test func aConvertKilledMidWayLeavesNoTemporaryFiles() throws {
+        let source = try fixture("k3_spatial", "keras").path()
+        var interrupted = 0, log: [String] = []
+        for _ in 0..<20 where interrupted < 2 {
+            let dir = try temporaryDirectory(), tmp = dir + "/tmp"
+            try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: SkiffRun.binary)
+            p.arguments = ["convert", "keras", source, "-o", dir + "/m.skiff"]
+            p.environment = ProcessInfo.processInfo.environment.merging(["TMPDIR": tmp]) { _, new in new }
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            // The child inherits this thread's signal mask: unblock SIGTERM as in a shell, so that without the
+            // handler the signal would kill it on the spot.
+            var unblock = sigset_t(), old = sigset_t()
+            sigemptyset(&unblock)
+            sigaddset(&unblock, SIGTERM)
+            pthread_sigmask(SIG_UNBLOCK, &unblock, &old)
+            defer { pthread_sigmask(SIG_SETMASK, &old, nil) }
+            try p.run()
+            // Signal as soon as a temporary file exists.
+            let deadline = Date().addingTimeInterval(60)
+            var seen: [String] = []
+            while p.isRunning && Date() < deadline {
+                seen = Self.leftovers(dir, tmp)
+                if !seen.isEmpty { kill(p.processIdentifier, SIGTERM); break }
+            }
+            p.waitUntilExit()
+            log.append("saw \(seen), exit \(p.terminationReason == .uncaughtSignal ? "signal" : "status") \(p.terminationStatus)")
+            if p.terminationReason == .uncaughtSignal {
+                interrupted += 1
+                #expect(p.terminationStatus == SIGTERM)
+            }
+            #expect(Self.leftovers(dir, tmp).isEmpty, "left behind: \(Self.leftovers(dir, tmp))")
+        }
+        #expect(interrupted > 0, "convert was never caught holding a temporary file: \(log)")
+    }
+
+    /// An error after the weights were extracted and while writing the output removes both temporary files.
+    @Test func aFailedWriteLeavesNoTemporaryFiles() throws {
+        let dir = try temporaryDirectory(), tmp = dir + "/tmp"
+        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: dir + "/m.skiff/occupied", withIntermediateDirectories: true)  // rename fails
+        let r = try SkiffRun(arguments: ["convert", "keras", try fixture("k3_spatial", "keras").path(), "-o", dir + "/m.skiff"], environment: ["TMPDIR": tmp])
+        #expect(r.status == 2, "\(r.stderr)")
+        #expect(r.stderr.contains("m.skiff"), "\(r.stderr)")
+        #expect(Self.leftovers(dir, tmp).isEmpty, "left behind: \(Self.leftovers(dir, tmp))")
+    }
+
     @Test func convertThenRunReproducesKeras() throws {
         let dir = try temporaryDirectory()
         let f = try fixture("k3_sequential")

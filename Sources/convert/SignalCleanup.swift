@@ -1,0 +1,41 @@
+import Dispatch
+import Foundation
+import Formats
+
+/// SIGINT/SIGTERM while a command writes files: remove the temporary files it registered (`TemporaryFiles`),
+/// then die of the same signal, so an interrupted `convert` leaves neither `OUT.skiff.tmp-…` beside its output
+/// nor extracted weights in `$TMPDIR`. (`serve` and `lambda` handle these signals themselves, to shut down
+/// gracefully, and do not install this.)
+enum SignalCleanup {
+    nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
+    private static let queue = DispatchQueue(label: "skiff.signal-cleanup")
+
+    static func install() {
+        guard sources.isEmpty else { return }
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)  // delivered to the dispatch source instead, on an ordinary thread
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)
+            source.setEventHandler {
+                TemporaryFiles.removeAll()
+                // Die of the signal. It may be blocked (a mask inherited from the parent): unblock it on this
+                // thread, then raise it here, where the default action ends the whole process.
+                signal(sig, SIG_DFL)
+                var set = sigset_t()
+                sigemptyset(&set)
+                sigaddset(&set, sig)
+                pthread_sigmask(SIG_UNBLOCK, &set, nil)
+                raise(sig)
+                _exit(128 + sig)
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    /// Called before reporting an error: if the error is the interruption's doing (its files vanished), wait
+    /// for the handler to end the process with the signal instead of exiting 2 with a misleading message.
+    static func yieldToInterruption() {
+        guard !sources.isEmpty, TemporaryFiles.interrupted else { return }
+        while true { pause() }
+    }
+}
