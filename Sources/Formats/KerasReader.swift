@@ -11,6 +11,13 @@ public enum KerasReader {
         public var layerCount: Int
         /// An image input signature recognised in the source (a SavedModel signature that decodes JPEGs).
         public var image: ImageInput? = nil
+
+        public init(model: LoweredModel, provenance: Provenance, layerCount: Int, image: ImageInput? = nil) {
+            self.model = model
+            self.provenance = provenance
+            self.layerCount = layerCount
+            self.image = image
+        }
     }
 
     /// A full-model `.h5` file (`model_config` attribute plus `model_weights`).

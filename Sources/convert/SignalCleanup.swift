@@ -9,6 +9,21 @@ import Formats
 enum SignalCleanup {
     nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
     private static let queue = DispatchQueue(label: "skiff.signal-cleanup")
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var children: Set<Int32> = []
+
+    /// A child process (see `IsolatedH5`) killed before the files are removed.
+    static func track(_ pid: Int32) {
+        lock.lock()
+        defer { lock.unlock() }
+        children.insert(pid)
+    }
+
+    static func untrack(_ pid: Int32) {
+        lock.lock()
+        defer { lock.unlock() }
+        children.remove(pid)
+    }
 
     static func install() {
         guard sources.isEmpty else { return }
@@ -16,6 +31,9 @@ enum SignalCleanup {
             signal(sig, SIG_IGN)  // delivered to the dispatch source instead, on an ordinary thread
             let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)
             source.setEventHandler {
+                lock.lock()
+                for pid in children { kill(pid, SIGKILL) }  // a child writing a registered file stops first
+                lock.unlock()
                 TemporaryFiles.removeAll()
                 // Die of the signal. It may be blocked (a mask inherited from the parent): unblock it on this
                 // thread, then raise it here, where the default action ends the whole process.

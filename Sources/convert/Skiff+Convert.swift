@@ -157,9 +157,9 @@ extension Skiff.Convert {
 
         func run() throws {
             let source = model ?? weights!
+            let (model, weights, config) = (model, weights, config)
             try Converter(options: options, source: source) {
-                if let model { return try KerasReader.readH5(path: model) }
-                return try KerasReader.readH5(weights: weights!, config: config!)
+                try IsolatedH5.read(model: model, weights: weights, config: config)  // libhdf5 runs in a child process
             }.run()
         }
     }

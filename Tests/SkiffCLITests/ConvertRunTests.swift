@@ -66,6 +66,32 @@ import TestSupport
         #expect(Self.leftovers(dir, tmp).isEmpty, "left behind: \(Self.leftovers(dir, tmp))")
     }
 
+    /// libhdf5 1.10 crashes (SIGSEGV in H5HG_read) on a global heap collection whose size is smaller than its
+    /// objects; `convert h5` reads HDF5 in a child process, so that is one error line, not a crash.
+    @Test func aCrashingHDF5FileIsAnErrorLine() throws {
+        let dir = try temporaryDirectory()
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: try fixture("k3_functional").path())))
+        let gcol = try #require((0..<(bytes.count - 16)).first { bytes[$0..<($0 + 4)].elementsEqual("GCOL".utf8) })
+        for i in 0..<8 { bytes[gcol + 8 + i] = i == 0 ? 16 : 0 }  // collection size 16
+        let bad = dir + "/bad.h5"
+        try Data(bytes).write(to: URL(fileURLWithPath: bad))
+        let r = try SkiffRun("convert", "h5", bad, "-o", dir + "/m.skiff")
+        #expect(r.status == 2)
+        #expect(r.stderr.hasPrefix("skiff: error: '\(bad)': cannot read the file: the HDF5 library failed on it (the reader died of "), "\(r.stderr)")
+        #expect(r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/m.skiff"))
+        // A reader that does not finish in time is stopped (here: an absurdly short limit on a good file).
+        let slow = try SkiffRun(arguments: ["convert", "h5", try fixture("k3_functional").path(), "-o", dir + "/m.skiff"], environment: ["SKIFF_H5_TIMEOUT": "0.001"])
+        #expect(slow.status == 2)
+        #expect(slow.stderr.contains("the HDF5 library did not finish within 0.001 s"), "\(slow.stderr)")
+        // Errors the reader reports pass through unchanged.
+        let notKeras = dir + "/empty.h5"
+        try Data(bytes.prefix(0)).write(to: URL(fileURLWithPath: notKeras))
+        let e = try SkiffRun("convert", "h5", notKeras, "-o", dir + "/m.skiff")
+        #expect(e.status == 2 && e.stderr.hasPrefix("skiff: error: '\(notKeras)': "), "\(e.stderr)")
+        #expect(!e.stderr.contains("HDF5 library failed"), "\(e.stderr)")
+    }
+
     @Test func convertThenRunReproducesKeras() throws {
         let dir = try temporaryDirectory()
         let f = try fixture("k3_sequential")
