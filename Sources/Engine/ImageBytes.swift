@@ -10,8 +10,8 @@ public enum ImageBytes {
     /// - Throws: `EngineError` for empty input, or data that is neither a JPEG/PNG image nor base64 of one.
     public static func unwrap(_ data: [UInt8], maxBytes: Int) throws -> [UInt8] {
         guard !data.isEmpty else { throw EngineError("the image is empty") }
-        let (limit, overflow) = maxBytes.multipliedReportingOverflow(by: 4)
-        guard overflow || data.count <= limit / 3 + 4 else {
+        let (quadruple, overflow) = maxBytes.multipliedReportingOverflow(by: 4)
+        guard data.count <= (overflow ? Int.max : quadruple / 3 + 4) else {  // base64 of maxBytes, plus slack
             throw EngineError("the image is \(data.count) bytes, more than the limit of \(maxBytes) (set by the model's image signature)")
         }
         var bytes = data

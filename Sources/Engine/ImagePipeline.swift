@@ -33,13 +33,26 @@ public struct ImagePipeline: Sendable {
         if let side = spec.crop?.shorterSide {
             // Shorter side to `side` (long side truncated), then a centre crop to the model size.
             let (h, w) = (image.height, image.width)
-            let (nh, nw) = h <= w ? (side, w * side / h) : (h * side / w, side)
+            let (nh, nw) = try Self.shorterSide(height: h, width: w, side: side, maxPixels: spec.maxPixels)
             x = try Self.resize(x, height: nh, width: nw, method: spec.resize)
             let top = Int((Double(nh - spec.height) / 2).rounded()), left = Int((Double(nw - spec.width) / 2).rounded())
             x = Self.crop(x, top: top, left: left, height: spec.height, width: spec.width)
         }
         x = try Self.resize(x, height: spec.height, width: spec.width, method: spec.resize)
         return normalize(x)
+    }
+
+    /// The size of a `height`×`width` image resized so its shorter side is `side` (long side truncated).
+    /// - Throws: `EngineError` when that is more than `maxPixels` pixels (never overflowing on the way).
+    static func shorterSide(height h: Int, width w: Int, side: Int, maxPixels: Int) throws -> (height: Int, width: Int) {
+        let (long, short) = (max(h, w), min(h, w))
+        let (scaled, o1) = long.multipliedReportingOverflow(by: side)
+        let other = o1 ? Int.max : scaled / max(short, 1)
+        let (pixels, o2) = other.multipliedReportingOverflow(by: side)
+        guard !o1, !o2, pixels <= maxPixels else {
+            throw EngineError("the \(w)×\(h) image resized to shorter side \(side) would have more than \(maxPixels) pixels, the limit set by the model's image signature (max_pixels)")
+        }
+        return h <= w ? (side, other) : (other, side)
     }
 
     /// Several images as one batch [N, height, width, channels].

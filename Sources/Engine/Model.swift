@@ -36,35 +36,25 @@ public final class Model: @unchecked Sendable {
         self.graph = graph
         self.weights = weights
         self.kernels = kernels
+        try Self.checkShapes(graph, weights)
         steps = try Planner.steps(for: graph)
         var last: [String: Int] = [:]
         for (i, s) in steps.enumerated() { for v in s.inputs where !v.isEmpty { last[v] = i } }
         for o in graph.outputs { last[o.name] = Int.max }
         lastUse = last
-        try checkShapes()
     }
 
-    /// Re-derives every node's output shape from its inputs (batch symbolic) and compares it with the
-    /// shape the file records.
-    private func checkShapes() throws {
-        var shapes: [String: [Dim]] = [:]
-        for v in graph.inputs { shapes[v.name] = v.shape }
+    /// Checks the weights match the constants, then re-derives every node's output shape from its inputs
+    /// (batch symbolic) and compares it with the shape the file records — the same check `SkiffFile` runs.
+    private static func checkShapes(_ graph: ModelGraph, _ weights: WeightStore) throws {
         for c in graph.constants {
             guard let w = weights[c.name] else { throw EngineError("constant '\(c.name)' has no weights") }
-            shapes[c.name] = w.shape.map(Dim.fixed)
-        }
-        for node in graph.nodes {
-            let ins = node.inputs.filter { !$0.isEmpty }.map { shapes[$0] ?? [] }
-            let inferred = try ShapeInference.outputShape(of: node, inputs: ins)
-            let recorded = node.outputs[0].shape
-            let compatible = inferred.count == recorded.count && zip(inferred, recorded).allSatisfy { a, b in
-                a == b || a.fixedValue == nil || b.fixedValue == nil
+            guard w.shape.map(Dim.fixed) == c.shape else {
+                throw EngineError("constant '\(c.name)' has weights of shape \(w.shape), but the model records \(c.shape.map(\.description))")
             }
-            guard compatible else {
-                throw EngineError("node '\(node.name)' (\(node.op.rawValue)) produces shape \(inferred.map(\.description)), but the model records \(recorded.map(\.description))")
-            }
-            shapes[node.outputs[0].name] = recorded.contains(where: { $0.fixedValue == nil }) ? inferred : recorded
         }
+        try graph.validate()
+        try graph.checkShapes()
     }
 
     /// Runs the model on named inputs (graph input names) and returns every graph output by name.

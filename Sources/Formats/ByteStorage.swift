@@ -83,7 +83,8 @@ public struct TensorBytes: @unchecked Sendable {
 public enum AtomicFile {
     public static func write(_ bytes: [UInt8], to path: String) throws {
         let tmp = "\(path).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        let fd = TemporaryFiles.create(tmp)  // registered, so an interrupt removes it
+        defer { TemporaryFiles.unregister(tmp) }
         guard fd >= 0 else {
             throw FormatsError(.io, "cannot create a temporary file beside the output: \(String(cString: strerror(errno)))", file: path)
         }

@@ -13,11 +13,13 @@ public struct FormatsError: Error, CustomStringConvertible, Sendable {
         case offsetOutOfBounds, misaligned, overlappingTensors
         case tensorChecksum, decompression, missingTensor
         // Graph.
-        case graphInvalid
+        case graphInvalid, attributeOutOfRange, badPads, absurdValueShape, shapeMismatch
+        // Image signature.
+        case imageLimitOutOfRange
         // NumPy files.
         case npyInvalid, npyUnsupported
         // TensorFlow SavedModel and TensorBundle.
-        case protobufInvalid, tableChecksum, bundleInvalid
+        case protobufInvalid, tableChecksum, bundleInvalid, graphCycle, graphTooDeep
     }
 
     public let code: Code

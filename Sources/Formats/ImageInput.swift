@@ -79,6 +79,10 @@ public struct ImageInput: Hashable, Sendable, Codable {
     /// Lambda's synchronous payload limit is 6 MB; a 50-megapixel decode is ~150 MB.
     public static let defaultMaxEncodedBytes = 6_000_000
     public static let defaultMaxPixels = 50_000_000
+    /// Caps on what a file may set: a 1 GiB image, a 2^28-pixel (~800 MB RGB) decode, JPEG's 65535-pixel sides.
+    public static let maxEncodedBytesLimit = 1 << 30
+    public static let maxPixelsLimit = 1 << 28
+    public static let maxSide = 65535
 
     public init(input: String, height: Int, width: Int, channels: Int, resize: String = "bilinear", crop: Crop? = nil,
                 normalization: Normalization, idct: String = "fast", exifOrientation: Bool = false,
@@ -109,7 +113,7 @@ public struct ImageInput: Hashable, Sendable, Codable {
 
     /// Checks the description against the graph input it feeds.
     public func validate(against graph: ModelGraph) throws {
-        func fail(_ m: String) -> FormatsError { FormatsError(.manifestInvalid, "image input for '\(input)': \(m)") }
+        func fail(_ m: String, _ code: FormatsError.Code = .manifestInvalid) -> FormatsError { FormatsError(code, "image input for '\(input)': \(m)") }
         guard let v = graph.inputs.first(where: { $0.name == input }) else { throw fail("there is no graph input '\(input)'") }
         guard v.shape.count == 4 else { throw fail("the input has shape \(v.shape.map(\.description)); an image input must be NHWC (rank 4)") }
         for (i, want) in [(1, height), (2, width), (3, channels)] {
@@ -118,14 +122,27 @@ public struct ImageInput: Hashable, Sendable, Codable {
             }
         }
         guard channels == 1 || channels == 3 else { throw fail("channels must be 1 or 3, not \(channels)") }
-        guard height >= 1, width >= 1, height * width <= maxPixels else { throw fail("size \(width)×\(height) is out of range") }
+        // Limits first: every size below is checked against them, so no product can overflow.
+        guard (1...Self.maxEncodedBytesLimit).contains(maxEncodedBytes) else {
+            throw fail("max_encoded_bytes is \(maxEncodedBytes), expected 1…\(Self.maxEncodedBytesLimit)", .imageLimitOutOfRange)
+        }
+        guard (1...Self.maxPixelsLimit).contains(maxPixels) else { throw fail("max_pixels is \(maxPixels), expected 1…\(Self.maxPixelsLimit)", .imageLimitOutOfRange) }
+        guard (1...Self.maxSide).contains(height), (1...Self.maxSide).contains(width), height * width <= maxPixels else {
+            throw fail("size \(width)×\(height) is out of range (sides 1…\(Self.maxSide), at most max_pixels \(maxPixels) pixels)", .imageLimitOutOfRange)
+        }
         guard Self.resizeMethods.contains(resize) else { throw fail("resize '\(resize)' is not one of \(Self.resizeMethods.joined(separator: ", "))") }
         guard ["fast", "accurate"].contains(idct) else { throw fail("idct '\(idct)' must be fast or accurate") }
         guard normalization.scale.count == channels, normalization.offset.count == channels else {
             throw fail("normalisation needs \(channels) scales and offsets")
         }
+        guard (normalization.scale + normalization.offset).allSatisfy(\.isFinite) else { throw fail("normalisation scales and offsets must be finite") }
         if let f = crop?.centralFraction, !(f > 0 && f <= 1) { throw fail("central crop fraction \(f) must be in (0, 1]") }
-        if let n = crop?.shorterSide, n < max(height, width) { throw fail("shorter side \(n) is smaller than the \(width)×\(height) crop") }
-        guard maxEncodedBytes > 0, maxPixels > 0 else { throw fail("limits must be positive") }
+        if let n = crop?.shorterSide {
+            guard n >= max(height, width) else { throw fail("shorter side \(n) is smaller than the \(width)×\(height) crop") }
+            // Even a square image resized to shorter side n has n² pixels.
+            guard n <= Self.maxSide, n * n <= maxPixels else {
+                throw fail("shorter side \(n) is out of range: expected at most \(Self.maxSide), and its square at most max_pixels \(maxPixels)", .imageLimitOutOfRange)
+            }
+        }
     }
 }

@@ -11,6 +11,13 @@ public enum KerasReader {
         public var layerCount: Int
         /// An image input signature recognised in the source (a SavedModel signature that decodes JPEGs).
         public var image: ImageInput? = nil
+
+        public init(model: LoweredModel, provenance: Provenance, layerCount: Int, image: ImageInput? = nil) {
+            self.model = model
+            self.provenance = provenance
+            self.layerCount = layerCount
+            self.image = image
+        }
     }
 
     /// A full-model `.h5` file (`model_config` attribute plus `model_weights`).
@@ -85,8 +92,12 @@ public enum KerasReader {
             throw FormatsError(.manifestInvalid, "has no 'model.weights.h5'", file: path)
         }
         let tmp = NSTemporaryDirectory() + "/skiff-\(UUID().uuidString).weights.h5"
+        TemporaryFiles.register(tmp)
+        defer {
+            try? FileManager.default.removeItem(atPath: tmp)
+            TemporaryFiles.unregister(tmp)
+        }
         try AtomicFile.write(Array(weights), to: tmp)
-        defer { try? FileManager.default.removeItem(atPath: tmp) }
         let h5 = try HDF5File(path: tmp)
         return try lower(configText: String(decoding: config, as: UTF8.self), weights: nil,
                          kerasVersion: metadata?["keras_version"]?.string ?? "3", backend: nil, source: path, format: "keras-v3", useV3Weights: h5)

@@ -3,7 +3,8 @@ extension ModelGraph {
     /// inputs, attribute schemas, and that outputs exist. Collects every problem, then throws one error
     /// listing them all, so a bad graph is fixed in one pass.
     ///
-    /// Shapes are not inferred here; the engine's planner checks them at load.
+    /// Then checks every number against `GraphLimits` (its own error codes, first offender only). Shapes are
+    /// inferred by `checkShapes()`, which `SkiffManifest.validate()` runs next.
     public func validate() throws {
         var problems: [String] = []
         var defined: Set<String> = []
@@ -63,6 +64,36 @@ extension ModelGraph {
         guard problems.isEmpty else {
             let head = problems.count == 1 ? "invalid graph: " : "invalid graph (\(problems.count) problems): "
             throw FormatsError(.graphInvalid, head + problems.joined(separator: "; "))
+        }
+        for v in inputs { try GraphLimits.check(v, "graph input") }
+        for v in constants { try GraphLimits.check(v, "constant") }
+        for node in nodes {
+            try GraphLimits.check(node)
+            for v in node.outputs { try GraphLimits.check(v, "node '\(node.name)' output") }
+        }
+        for v in outputs { try GraphLimits.check(v, "graph output") }
+    }
+
+    /// Re-derives every node's output shape from its inputs' (batch symbolic) with `ShapeInference` and
+    /// compares it with the shape the graph records: what the engine checks at load, run for every file
+    /// opened, so a file `inspect` accepts is one the engine loads. Call after `validate()`.
+    /// - Throws: `FormatsError.graphInvalid` when a node cannot take its inputs' shapes,
+    ///   `FormatsError.shapeMismatch` when the recorded shape differs from the inferred one.
+    public func checkShapes() throws {
+        var shapes: [String: [Dim]] = [:]
+        for v in inputs { shapes[v.name] = v.shape }
+        for c in constants { shapes[c.name] = c.shape }
+        for node in nodes {
+            let ins = node.inputs.filter { !$0.isEmpty }.map { shapes[$0] ?? [] }
+            let inferred = try ShapeInference.outputShape(of: node, inputs: ins)
+            let recorded = node.outputs[0].shape
+            let compatible = inferred.count == recorded.count && zip(inferred, recorded).allSatisfy { a, b in
+                a == b || a.fixedValue == nil || b.fixedValue == nil
+            }
+            guard compatible else {
+                throw FormatsError(.shapeMismatch, "node '\(node.name)' (\(node.op.rawValue)) produces shape \(inferred.map(\.description)), but the model records \(recorded.map(\.description))")
+            }
+            shapes[node.outputs[0].name] = recorded.contains(where: { $0.fixedValue == nil }) ? inferred : recorded
         }
     }
 }

@@ -11,6 +11,9 @@ struct Lowering {
     var unsupported: [String: (Int, String)] = [:]
     var loweredOps = 0
     var scopeCounter = 0
+    /// Function calls being lowered, one inside the other (each is a level of recursion).
+    var callDepth = 0
+    static let maxCallDepth = 64
     /// The image input a string-input signature's decode/resize/normalise steps became, if any.
     var imageInput: ImageInput?
     /// Whether that signature took base64 text (DecodeBase64) rather than JPEG bytes.
@@ -56,7 +59,7 @@ struct Lowering {
                 guard case .ir(let name) = v else { throw fail("signature output '\(key)' is a constant; nothing to compute") }
                 outputs.append(b.rename(name, to: key))
             }
-        } catch where !unsupported.isEmpty {
+        } catch where !unsupported.isEmpty && !Self.isStructural(error) {
             // Report every unsupported op at once rather than the first thing that tripped over one.
         }
         if !unsupported.isEmpty {
@@ -81,7 +84,69 @@ struct Lowering {
         return outs[index]
     }
 
-    mutating func evaluate(_ node: TFNode, scope: String, nodes: [String: TFNode], args: [String: Value], inputs: [String: Value], function: TFFunction?) throws -> [Value] {
+    /// Evaluates `root` after every node of its scope it depends on. The walk over the graph is iterative
+    /// (post-order, in input order), so a deep graph cannot overflow the stack, and a cycle is an error
+    /// naming a node on it; recursion is left only for function calls, whose nesting is capped.
+    mutating func evaluate(_ root: TFNode, scope: String, nodes: [String: TFNode], args: [String: Value], inputs: [String: Value], function: TFFunction?) throws -> [Value] {
+        if let m = memo[scope + "/" + root.name] { return m }
+        func dependencies(_ n: TFNode) -> [TFNode] {
+            n.inputs.compactMap { r in
+                guard !r.hasPrefix("^") else { return nil }
+                let parts = r.split(separator: ":", omittingEmptySubsequences: false)
+                let name = String(parts[0])
+                if function != nil, parts.count == 1, args[name] != nil { return nil }
+                if function == nil, inputs[name] != nil { return nil }
+                guard let d = nodes[name], memo[scope + "/" + name] == nil else { return nil }  // unknown names fail in value(ref:)
+                return d
+            }
+        }
+        var path: [(node: TFNode, dependencies: [TFNode], next: Int)] = [(root, dependencies(root), 0)]
+        var onPath: Set<String> = [root.name], done: Set<String> = []
+        var order: [TFNode] = []
+        while let last = path.indices.last {
+            if path[last].next < path[last].dependencies.count {
+                let d = path[last].dependencies[path[last].next]
+                path[last].next += 1
+                if done.contains(d.name) { continue }
+                if onPath.contains(d.name) {
+                    throw cycle(Array(path.map(\.node).drop(while: { $0.name != d.name })), in: function)
+                }
+                onPath.insert(d.name)
+                path.append((d, dependencies(d), 0))
+            } else {
+                let n = path.removeLast().node
+                onPath.remove(n.name)
+                done.insert(n.name)
+                order.append(n)
+            }
+        }
+        var out: [Value] = []
+        for n in order { out = try evaluateOne(n, scope: scope, nodes: nodes, args: args, inputs: inputs, function: function) }
+        return out
+    }
+
+    /// Cycles and runaway nesting are reported as they are, not folded into the unsupported-ops list.
+    static func isStructural(_ error: any Error) -> Bool {
+        guard let e = error as? FormatsError else { return false }
+        return e.code == .graphCycle || e.code == .graphTooDeep
+    }
+
+    /// TF1 graph-mode control flow: the ops `tf.while_loop` and `tf.cond` become in a GraphDef.
+    static let tf1ControlFlow: Set<String> = ["NextIteration", "Enter", "Exit", "Switch", "Merge", "RefEnter", "RefExit", "RefSwitch", "RefMerge", "RefNextIteration", "LoopCond"]
+
+    /// The error for a cycle through `nodes` (in dependency order).
+    func cycle(_ nodes: [TFNode], in function: TFFunction?) -> FormatsError {
+        let names = (nodes + nodes.prefix(1)).map { "'\($0.name)'" }.prefix(8).joined(separator: " → ")
+        let place = function.map { " of function \($0.name)" } ?? ""
+        // Name the loop's back edge when there is one, else any TF1 control-flow op on the cycle.
+        if let flow = nodes.first(where: { $0.op.hasSuffix("NextIteration") }) ?? nodes.first(where: { Self.tf1ControlFlow.contains($0.op) }) {
+            return FormatsError(.graphCycle, "the graph\(place) has a cycle through \(flow.op) '\(flow.name)' (\(names)): TF1 control flow (tf.while_loop / tf.cond in graph mode: NextIteration, Enter, Exit, Switch, Merge) is not supported yet; export the model from TF2 code (tf.function) instead", file: file)
+        }
+        return FormatsError(.graphCycle, "the graph\(place) has a cycle through \(nodes[0].op) '\(nodes[0].name)' (\(names)); a GraphDef must be acyclic", file: file)
+    }
+
+    /// Lowers one node whose dependencies in its scope are already evaluated.
+    private mutating func evaluateOne(_ node: TFNode, scope: String, nodes: [String: TFNode], args: [String: Value], inputs: [String: Value], function: TFFunction?) throws -> [Value] {
         let key = scope + "/" + node.name
         if let m = memo[key] { return m }
         var ins: [Value] = []
@@ -119,6 +184,11 @@ struct Lowering {
         switch n.op {
         case "StatefulPartitionedCall", "PartitionedCall":
             guard case .fn(let f)? = n.attrs["f"], let fn = model.functions[f] else { throw fail("call '\(n.name)' names an unknown function") }
+            guard callDepth < Self.maxCallDepth else {
+                throw FormatsError(.graphTooDeep, "call '\(n.name)' to function \(f) is nested more than \(Self.maxCallDepth) calls deep (a function that calls itself?)", file: file)
+            }
+            callDepth += 1
+            defer { callDepth -= 1 }
             scopeCounter += 1
             let inner = "\(scope)/\(n.name)#\(scopeCounter)"
             var bound: [String: Value] = [:]

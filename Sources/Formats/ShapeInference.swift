@@ -32,9 +32,18 @@ public enum ShapeInference {
 
     /// The output shape of `node` given its inputs' shapes.
     /// - Throws: `FormatsError.graphInvalid` naming the node, the shapes, and what was expected.
+    ///   `FormatsError.attributeOutOfRange` / `.badPads` when an attribute is outside `GraphLimits`.
     public static func outputShape(of node: Node, inputs: [[Dim]]) throws -> [Dim] {
+        try GraphLimits.check(node)
         do {
-            return try infer(node, inputs)
+            for (i, shape) in inputs.enumerated() where GraphLimits.elementCount(shape) == nil {
+                throw Failure(message: "input \(i) is larger than the limits (dimensions 0…2^32, at most 2^34 elements)")
+            }
+            let out = try infer(node, inputs)
+            guard GraphLimits.elementCount(out) != nil else {
+                throw Failure(message: "the output would have shape [\(out.map(\.description).joined(separator: ", "))], more than the limits (dimensions 0…2^32, at most 2^34 elements)")
+            }
+            return out
         } catch let f as Failure {
             let shapes = inputs.map { "[" + $0.map(\.description).joined(separator: ", ") + "]" }.joined(separator: ", ")
             throw FormatsError(.graphInvalid, "node '\(node.name)' (\(node.op.rawValue)) cannot take inputs of shape \(shapes): \(f.message)")
@@ -163,6 +172,7 @@ public enum ShapeInference {
             let target = node.ints("shape") ?? []
             guard target.filter({ $0 == -1 }).count <= 1, target.allSatisfy({ $0 >= -1 }) else { throw fail("'shape' \(target) may hold one -1 at most and no other negatives") }
             var out: [Dim] = target.enumerated().map { i, t in t == 0 ? (i < x.count ? x[i] : .fixed(0)) : .fixed(t) }
+            guard GraphLimits.elementCount(out.map { $0 == -1 ? .fixed(1) : $0 }) != nil else { throw fail("'shape' \(target) has more than 2^34 elements") }
             if let i = target.firstIndex(of: -1) {
                 let known = out.enumerated().filter { $0.offset != i }.map(\.element)
                 if x.allSatisfy({ $0.fixedValue != nil }), known.allSatisfy({ $0.fixedValue != nil }) {

@@ -88,6 +88,7 @@ public struct SkiffManifest: Hashable, Sendable, Codable {
     /// Graph rules plus the cross-references the manifest adds (signatures and labels name real values).
     public func validate() throws {
         try graph.validate()
+        try graph.checkShapes()
         var problems: [String] = []
         let inputs = Set(graph.inputs.map(\.name)), outputs = Set(graph.outputs.map(\.name))
         var names: Set<String> = []

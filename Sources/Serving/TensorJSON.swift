@@ -5,7 +5,7 @@ import Formats
 /// Numeric tensors as TensorFlow Serving's REST API writes them: nested JSON lists, outermost = batch.
 enum TensorJSON {
     /// Flattens a nested list of numbers, checking it is rectangular. Returns its shape and values.
-    static func flatten(_ value: JSONValue, field: String) throws -> (shape: [Int], values: [Float]) {
+    static func flatten(_ value: JSONValue, field: String, limit: Int = maxValues) throws -> (shape: [Int], values: [Float]) {
         var shape: [Int] = []
         var probe = value
         while let a = probe.array {
@@ -14,10 +14,9 @@ enum TensorJSON {
             probe = first
         }
         guard shape.count <= 8 else { throw ServingError(.badRequest, "\(field) is nested more than 8 deep") }
-        let total = shape.reduce(1, *)
-        guard total <= 64 << 20 else { throw ServingError(.tooLarge, "\(field) has \(total) values") }
+        let total = try count(shape, field: field, limit: limit)
         var values: [Float] = []
-        values.reserveCapacity(total)
+        values.reserveCapacity(min(total, 1 << 20))  // grows further only as values actually arrive
         func walk(_ v: JSONValue, _ depth: Int) throws {
             if depth == shape.count {
                 if let d = v.double { values.append(Float(d)); return }
@@ -33,13 +32,32 @@ enum TensorJSON {
         return (shape, values)
     }
 
+    /// Most values one request may carry (in one tensor, or across a stacked batch).
+    static let maxValues = 64 << 20
+
+    /// The number of values in a tensor of `shape`, overflow-checked and at most `limit`.
+    static func count(_ shape: [Int], field: String, limit: Int = maxValues) throws -> Int {
+        var total = 1
+        for d in shape {
+            let (product, overflow) = total.multipliedReportingOverflow(by: d)
+            guard !overflow, product <= limit else {
+                throw ServingError(.tooLarge, "\(field) has shape \(shape): more than \(limit) values, the most one request may carry")
+            }
+            total = product
+        }
+        return total
+    }
+
     /// Stacks per-instance values into one batch tensor.
-    static func stack(_ rows: [JSONValue], field: String) throws -> Tensor {
+    static func stack(_ rows: [JSONValue], field: String, limit: Int = maxValues) throws -> Tensor {
         var shape: [Int]?
         var values: [Float] = []
         for (i, row) in rows.enumerated() {
-            let (s, v) = try flatten(row, field: "\(field)[\(i)]")
+            let (s, v) = try flatten(row, field: "\(field)[\(i)]", limit: limit)
             if let shape, shape != s { throw ServingError(.badRequest, "\(field)[\(i)] has shape \(s), but \(field)[0] has \(shape)") }
+            guard values.count + v.count <= limit else {
+                throw ServingError(.tooLarge, "\(field) has more than \(limit) values in its first \(i + 1) instances, the most one request may carry")
+            }
             shape = s
             values += v
         }

@@ -195,9 +195,9 @@ extension Skiff.Convert {
         func run() throws {
             if let model { try SourceKind.expect(.hdf5, at: model) }
             let source = model ?? weights!
+            let (model, weights, config) = (model, weights, config)
             try Converter(options: options, source: source) {
-                if let model { return try KerasReader.readH5(path: model) }
-                return try KerasReader.readH5(weights: weights!, config: config!)
+                try IsolatedH5.read(model: model, weights: weights, config: config)  // libhdf5 runs in a child process
             }.run()
         }
     }
@@ -287,6 +287,7 @@ struct Converter {
 
     @discardableResult
     func run() throws -> Summary {
+        SignalCleanup.install()
         let start = Date()
         let progress = Progress(enabled: !quiet, json: options.global.json)
         progress.step("read", "\(source) → graph IR")

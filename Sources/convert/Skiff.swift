@@ -15,7 +15,7 @@ struct Skiff: ParsableCommand {
 
         'skiff --version' prints Skiff's version; 'skiff version' also lists the C libraries it is linked with.
         """,
-        subcommands: [Convert.self, Run.self, Predict.self, Verify.self, Bench.self, Inspect.self, Recipes.self, Package.self, Lambda.self, Serve.self, Version.self]
+        subcommands: [Convert.self, Run.self, Predict.self, Verify.self, Bench.self, Inspect.self, Recipes.self, Package.self, Lambda.self, Serve.self, Version.self, ReadH5.self]
     )
 
     /// The command `arguments` stand for, parsed exactly as `main` does; nil for `skiff --version` (which `main`
@@ -36,7 +36,10 @@ struct Skiff: ParsableCommand {
                 print(SkiffVersion.current)
                 return
             }
-            try command.run()
+            do { try command.run() } catch {
+                SignalCleanup.yieldToInterruption()
+                throw error
+            }
         } catch let error as EngineError {
             CLIOutput.error(error.description)
             Foundation.exit(ExitCode.fileError.rawValue)

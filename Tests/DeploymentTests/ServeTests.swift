@@ -229,6 +229,13 @@ final class ServeProcess: @unchecked Sendable {
         let wrong = try await server.post("/v1/models/functional:predict", json: ["instances": [[1, 2, 3]]])
         #expect(wrong.status == 400)
         #expect((wrong.json?["error"] as? String)?.contains("shape") == true, "\(wrong.text)")
+        // A 4 KB body claiming 250^8 values is refused with 413 (both request forms), and the server stays up.
+        let hostile = TensorJSONTests.hostile(depth: 8, width: 250)
+        for body in [#"{"instances":[\#(hostile)]}"#, #"{"inputs":\#(hostile)}"#] {
+            let reply = try await server.request("/v1/models/functional:predict", method: .POST, body: Array(body.utf8), contentType: "application/json")
+            #expect(reply.status == 413, "\(reply.text)")
+        }
+        #expect(try await server.post("/v1/models/functional:predict", json: ["instances": rows.map { ($0 as! [Any])[0] }]).status == 200)
         #expect(await server.stop() == 0)
     }
 

@@ -85,6 +85,24 @@ import TestSupport
         #expect(message(image.bytes, ImagePipeline(small)).contains("more than the limit of 100"))
     }
 
+    /// Signatures built in code (not read from a validated file) still cannot overflow or allocate past
+    /// max_pixels: the sizes are checked at run time too.
+    @Test func hostileSignatureNumbersAreErrorsAtRunTime() throws {
+        let image = try #require(Self.images.first { $0.file == "astronaut_q90_420.jpg" })
+        #expect(try ImageBytes.unwrap(image.bytes, maxBytes: Int.max) == image.bytes)
+        for side in [50_000, 3_037_000_500, 1 << 62] {
+            let p = pipeline(crop: .init(shorterSide: side))
+            do {
+                _ = try p.tensor(image.bytes)
+                Issue.record("shorter side \(side) was accepted")
+            } catch {
+                #expect("\(error)".contains("shorter side \(side)") && "\(error)".contains("max_pixels"), "\(error)")
+            }
+        }
+        // A shorter side within max_pixels still works.
+        #expect(try pipeline(crop: .init(shorterSide: 64)).tensor(image.bytes).shape == [1] + ImageFixtures.index.size + [3])
+    }
+
     @Test func decompressionBombIsRefusedFromTheHeader() throws {
         // A real JPEG whose header is edited to claim 60000×60000 pixels: refused before allocating.
         let image = try #require(Self.images.first { $0.file == "tiny_7x5.jpg" })

@@ -93,6 +93,26 @@ import TestSupport
         expectFormatsError(.manifestInvalid, "binds 'dense:0', which is not a graph output", "labels are given for 'conv:0'") { try m.validate() }
     }
 
+    /// Shape inference is what readers type graphs with (from Keras configs and GraphDefs) and what the engine
+    /// sizes buffers with: out-of-range numbers are errors naming the node, never an overflow trap.
+    @Test func shapeInferenceRefusesOverflowingShapes() {
+        let up = Node(name: "up", op: .conv2dTranspose, inputs: ["x", "k"], outputs: [],
+                      attributes: ["strides": .ints([65536, 65536]), "padding": .string("same")])
+        expectFormatsError(.graphInvalid, "node 'up'", "more than the limits") {
+            try ShapeInference.outputShape(of: up, inputs: [[1, 65536, 65536, 1], [1, 1, 1, 1]])
+        }
+        let r = Node(name: "r", op: .reshape, inputs: ["x"], outputs: [], attributes: ["shape": .ints([1 << 32, 1 << 32, -1])])
+        expectFormatsError(.graphInvalid, "node 'r'", "2^34") { try ShapeInference.outputShape(of: r, inputs: [[4]]) }
+        let gap = Node(name: "gap", op: .globalAvgPool, inputs: ["x"], outputs: [])
+        expectFormatsError(.graphInvalid, "node 'gap'", "input 0") {
+            try ShapeInference.outputShape(of: gap, inputs: [[.fixed(1 << 62), 2, 2, 1]])
+        }
+        let pool = Node(name: "pool", op: .maxPool2d, inputs: ["x"], outputs: [], attributes: ["kernel": .ints([2, 2]), "pads": .ints([1])])
+        expectFormatsError(.badPads, "node 'pool'", "'pads'") { try ShapeInference.outputShape(of: pool, inputs: [[1, 4, 4, 1]]) }
+        let wide = Node(name: "wide", op: .maxPool2d, inputs: ["x"], outputs: [], attributes: ["kernel": .ints([2, Int.max])])
+        expectFormatsError(.attributeOutOfRange, "node 'wide'", "'kernel'") { try ShapeInference.outputShape(of: wide, inputs: [[1, 4, 4, 1]]) }
+    }
+
     @Test func unknownOpInAManifestIsADecodingError() throws {
         let json = #"{"name":"n","op":"teleport","inputs":[],"outputs":[],"attributes":{}}"#
         #expect(throws: DecodingError.self) { try JSONDecoder().decode(Node.self, from: Data(json.utf8)) }

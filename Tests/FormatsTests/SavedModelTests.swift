@@ -89,6 +89,48 @@ import TestSupport
         _ = expectFormatsError(.io, "not a SavedModel") { try SavedModelInfo(directory: packageRoot + "/fixtures/keras") }
     }
 
+    // Graphs read from a file are walked without unbounded recursion: a cycle is an error naming a node on it.
+
+    @Test func tf1WhileLoopIsACycleErrorNamingTheLoop() throws {
+        // What tf.while_loop becomes in a TF1 graph: Enter → Merge ⇄ NextIteration, Exit out of the loop.
+        let dir = try CraftedSavedModel(nodes: [
+            .init("while/Enter", "Enter", ["x"]),
+            .init("while/Merge", "Merge", ["while/Enter", "while/NextIteration"]),
+            .init("while/add", "AddV2", ["while/Merge", "while/Merge"]),
+            .init("while/NextIteration", "NextIteration", ["while/add"]),
+            .init("while/Exit", "Exit", ["while/Merge"]),
+        ], output: "while/Exit:0").write()
+        expectFormatsError(.graphCycle, "saved_model.pb", "NextIteration 'while/NextIteration'", "TF1 control flow", "not supported yet") {
+            try SavedModelReader.read(directory: dir)
+        }
+    }
+
+    @Test func anyCycleIsAnErrorNamingANodeOnIt() throws {
+        let dir = try CraftedSavedModel(nodes: [
+            .init("a", "AddV2", ["x", "b"]),
+            .init("b", "Relu", ["a:0"]),
+            .init("out", "Relu", ["b"]),
+        ], output: "out:0").write()
+        let e = expectFormatsError(.graphCycle, "saved_model.pb", "acyclic") { try SavedModelReader.read(directory: dir) }
+        #expect(e.map { $0.message.contains("'a'") && $0.message.contains("'b'") } == true, "\(String(describing: e))")
+        #expect(e?.message.contains("TF1") == false)
+    }
+
+    @Test func aFunctionThatCallsItselfIsBounded() throws {
+        let dir = try CraftedSavedModel(nodes: [.init("call", "PartitionedCall", ["x"], function: "f")], output: "call:0",
+                                        functions: [.init("f", input: "a", output: "out", body: [.init("again", "PartitionedCall", ["a"], function: "f")], returns: "again:output:0")]).write()
+        expectFormatsError(.graphTooDeep, "saved_model.pb", "call 'again' to function f", "64") { try SavedModelReader.read(directory: dir) }
+    }
+
+    @Test func aVeryDeepGraphDoesNotOverflowTheStack() throws {
+        // 100,000 chained Identity ops (nothing a recursive walk survives), then one Relu.
+        let depth = 100_000
+        let chain = (0..<depth).map { CraftedSavedModel.Node("id\($0)", "Identity", [$0 == 0 ? "x" : "id\($0 - 1)"]) }
+        let dir = try CraftedSavedModel(nodes: chain + [.init("relu", "Relu", ["id\(depth - 1)"])], output: "relu:0").write()
+        let result = try SavedModelReader.read(directory: dir)
+        #expect(result.model.graph.nodes.map(\.op) == [.unary])
+    }
+
     @Test func servingModelFoldersPickTheHighestVersion() throws {
         let root = try temporaryDirectory()
         for v in ["1", "3", "notaversion"] {

@@ -259,6 +259,125 @@ import TestSupport
         expectFormatsError(.tableInvalid, "bytes left") { try open(s) }
     }
 
+    // Numbers in the graph: each out-of-range value is refused when the file is opened (so by `inspect` too),
+    // never left to trap the engine's shape inference.
+
+    /// The tiny classifier with `edit` applied to its manifest (written with 1 KB of metadata for the edit to use).
+    func edited(_ edit: (inout SkiffManifest) -> Void) throws -> FileSurgery {
+        var w = try SampleModels.tinyClassifier()
+        w.manifest.metadata?["room"] = String(repeating: "x", count: 1024)
+        var s = FileSurgery(try w.serialize().bytes)
+        try s.editManifest(edit)
+        return s
+    }
+
+    @Test func strideNearTwoToThe62() throws {
+        let s = try edited { $0.graph.nodes[0].attributes["strides"] = .ints([1 << 62, 1]) }
+        expectFormatsError(.attributeOutOfRange, "node 'conv'", "'strides'", "\(1 << 62)", "1…65536") { try open(s) }
+    }
+
+    @Test func dilationIntMax() throws {
+        let s = try edited { $0.graph.nodes[0].attributes["dilations"] = .ints([Int.max, 1]) }
+        expectFormatsError(.attributeOutOfRange, "node 'conv'", "'dilations'", "\(Int.max)") { try open(s) }
+    }
+
+    @Test func convTransposeStrideAndDilation() throws {
+        for key in ["strides", "dilations"] {
+            let s = try edited {
+                $0.graph.nodes[0].op = .conv2dTranspose
+                $0.graph.nodes[0].attributes[key] = .ints([1, 1 << 62])
+            }
+            expectFormatsError(.attributeOutOfRange, "node 'conv' (conv2d_transpose)", "'\(key)'") { try open(s) }
+        }
+    }
+
+    @Test func groupsOutOfRange() throws {
+        let s = try edited { $0.graph.nodes[0].attributes["groups"] = .int(Int.max) }
+        expectFormatsError(.attributeOutOfRange, "node 'conv'", "'groups'") { try open(s) }
+    }
+
+    @Test func padsShorterThanFourWithSamePadding() throws {
+        let s = try edited { $0.graph.nodes[0].attributes["pads"] = .ints([1]) }
+        expectFormatsError(.badPads, "node 'conv'", "'pads' is [1]", "4 integers") { try open(s) }
+    }
+
+    @Test func explicitPadsNearTwoToThe62() throws {
+        let s = try edited {
+            $0.graph.nodes[0].attributes["padding"] = .string("explicit")
+            $0.graph.nodes[0].attributes["pads"] = .ints([0, 0, 1 << 62, 1 << 62])
+        }
+        expectFormatsError(.badPads, "node 'conv'", "'pads'") { try open(s) }
+    }
+
+    @Test func padAmountIntMax() throws {
+        let s = try edited {  // softmax → pad of its [N, 3] input
+            $0.graph.nodes[3].op = .pad
+            $0.graph.nodes[3].attributes = ["pads": .ints([0, 0, 0, Int.max])]
+        }
+        expectFormatsError(.badPads, "node 'softmax' (pad)", "'pads'") { try open(s) }
+    }
+
+    @Test func sliceStrideIntMax() throws {
+        let s = try edited {  // softmax → slice of its [N, 3] input
+            $0.graph.nodes[3].op = .slice
+            $0.graph.nodes[3].attributes = ["begins": .ints([0, 0]), "ends": .ints([Int.max, Int.max]), "strides": .ints([1, Int.max])]
+        }
+        expectFormatsError(.attributeOutOfRange, "node 'softmax' (slice)", "'strides'") { try open(s) }
+    }
+
+    @Test func fixedBatchDimensionNearTwoToThe62() throws {
+        let s = try edited { $0.graph.inputs[0].shape[0] = .fixed(1 << 62) }
+        expectFormatsError(.absurdValueShape, "graph input value 'image'", "\(1 << 62)") { try open(s) }
+        let t = try edited { $0.graph.nodes[1].outputs[0].shape = [.fixed(1 << 31), .fixed(1 << 31)] }
+        expectFormatsError(.absurdValueShape, "node 'pool' output value 'pool:0'") { try open(t) }
+    }
+
+    /// A shape the engine would refuse at load is refused when the file is opened (`inspect` included).
+    @Test func recordedShapeDisagreesWithShapeInference() throws {
+        let s = try edited { $0.graph.nodes[0].outputs[0].shape[1] = 9 }
+        expectFormatsError(.shapeMismatch, "node 'conv'", "[\"N\", \"9\", \"8\", \"4\"]") { try open(s) }
+    }
+
+    // The image signature's numbers: capped when the file is opened, so `predict` never overflows or
+    // allocates beyond max_pixels.
+
+    /// The tiny classifier with an 8×8 RGB image signature on 'image', edited by `edit`.
+    func withImage(_ edit: (inout ImageInput) -> Void) throws -> FileSurgery {
+        try edited {
+            var image = ImageInput(input: "image", height: 8, width: 8, channels: 3, normalization: .preset("none", channels: 3)!)
+            edit(&image)
+            $0.images = [image]
+        }
+    }
+
+    @Test func imageSignatureAsWrittenOpens() throws {
+        let s = try withImage { $0.crop = .init(shorterSide: 256) }
+        #expect(try open(s).manifest.images?.first?.crop?.shorterSide == 256)
+    }
+
+    @Test func imageMaxEncodedBytesIntMax() throws {
+        let s = try withImage { $0.maxEncodedBytes = Int.max }
+        expectFormatsError(.imageLimitOutOfRange, "'image'", "max_encoded_bytes is \(Int.max)", "expected 1…") { try open(s) }
+    }
+
+    @Test func imageMaxPixelsIntMax() throws {
+        let s = try withImage { $0.maxPixels = Int.max }
+        expectFormatsError(.imageLimitOutOfRange, "'image'", "max_pixels is \(Int.max)") { try open(s) }
+    }
+
+    @Test func imageShorterSideNearTwoToThe62() throws {
+        for side in [1 << 62, 3_037_000_500] {
+            let s = try withImage { $0.crop = .init(shorterSide: side) }
+            expectFormatsError(.imageLimitOutOfRange, "'image'", "shorter side \(side)", "at most 65535") { try open(s) }
+        }
+    }
+
+    @Test func imageShorterSideBeyondMaxPixels() throws {
+        // 50000² = 2.5 gigapixels: more than max_pixels allows for any image.
+        let s = try withImage { $0.crop = .init(shorterSide: 50000) }
+        expectFormatsError(.imageLimitOutOfRange, "'image'", "shorter side 50000", "max_pixels \(ImageInput.defaultMaxPixels)") { try open(s) }
+    }
+
     @Test func missingFileIsAnIOError() {
         expectFormatsError(.io, "'/nonexistent/x.skiff'", "cannot open") { try SkiffFile(path: "/nonexistent/x.skiff") }
     }

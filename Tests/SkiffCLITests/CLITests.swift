@@ -205,6 +205,31 @@ import TestSupport
         #expect(usage.stderr.hasPrefix("skiff: error: Missing expected argument '<file>'"))
     }
 
+    /// `inspect` runs the engine's checks (attribute ranges, shape inference): a file it accepts loads, and
+    /// a crafted one the engine would trap on or refuse is refused by both with the same one-line error.
+    @Test func inspectAndRunAgreeOnCraftedGraphs() throws {
+        let dir = try temporaryDirectory()
+        let input = dir + "/x.npy"
+        try NpyArray(floats: Array(repeating: 0.5, count: 192), shape: [1, 8, 8, 3]).write(to: input)
+        let edits: [(String, (inout SkiffManifest) -> Void)] = [
+            ("'pads' is [1]", { $0.graph.nodes[0].attributes["pads"] = .ints([1]) }),
+            ("'strides' is [\(1 << 62), 1]", { $0.graph.nodes[0].attributes["strides"] = .ints([1 << 62, 1]) }),
+            ("produces shape", { $0.graph.nodes[0].outputs[0].shape[1] = 9 }),
+        ]
+        for (i, (message, edit)) in edits.enumerated() {
+            var s = FileSurgery(try SampleModels.tinyClassifier().serialize().bytes)
+            try s.editManifest(edit)
+            let bad = dir + "/bad\(i).skiff"
+            try Data(s.bytes).write(to: URL(fileURLWithPath: bad))
+            let inspect = try SkiffRun("inspect", bad)
+            #expect(inspect.status == 2, "\(inspect.stdout)")
+            #expect(inspect.stderr.contains(message) && inspect.stderr.split(separator: "\n").count == 1, "\(inspect.stderr)")
+            let run = try SkiffRun("run", bad, "--input", input, "--output", dir + "/y.npy")
+            #expect(run.status == 2)
+            #expect(run.stderr == inspect.stderr)
+        }
+    }
+
     @Test func theBundledSampleInspects() throws {
         let r = try SkiffRun("inspect", packageRoot + "/fixtures/tiny_classifier.skiff")
         #expect(r.status == 0)

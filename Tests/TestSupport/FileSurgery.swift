@@ -1,3 +1,4 @@
+import Foundation
 import Formats
 
 /// Edits `.skiff` bytes in place to build malformed files, then optionally recomputes the checksums
@@ -39,6 +40,28 @@ public struct FileSurgery {
             p = offset + 28
         }
         return out
+    }
+
+    /// Applies `edit` to the manifest and writes it back in place, keeping the manifest's byte length so the
+    /// tensor table and data do not move: shorter JSON is padded with spaces; longer JSON first sheds the
+    /// metadata, labels and provenance details. Then reseals.
+    public mutating func editManifest(_ edit: (inout SkiffManifest) -> Void) throws {
+        let length = manifestRange.count
+        var m = try JSONDecoder().decode(SkiffManifest.self, from: Data(bytes[manifestRange]))
+        edit(&m)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var json = Array(try encoder.encode(m))
+        if json.count > length {
+            m.metadata = nil
+            m.labels = nil
+            m.provenance.sourceFile = nil
+            m.provenance.options = nil
+            json = Array(try encoder.encode(m))
+        }
+        precondition(json.count <= length, "the edited manifest is \(json.count) bytes, more than the \(length) available")
+        bytes.replaceSubrange(manifestRange, with: json + Array(repeating: UInt8(ascii: " "), count: length - json.count))
+        reseal()
     }
 
     /// Recomputes the body and header checksums.
