@@ -104,6 +104,7 @@ public final class RegistryClient: Sendable {
                 try await authenticate(challenge, ref: ref)
                 continue
             }
+            if r.status == 401 { break }
             return r
         }
         throw FormatsError(.io, "the registry \(ref.host) refused the credentials for \(ref.repository)")

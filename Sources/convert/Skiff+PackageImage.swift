@@ -20,8 +20,9 @@ extension Skiff.Package.LambdaContextCommand {
         let scratch = fm.temporaryDirectory.appendingPathComponent("skiff-image-\(ProcessInfo.processInfo.processIdentifier)")
         try fm.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? fm.removeItem(at: scratch) }
+        let ref = try push.map { try RegistryClient.Reference($0) }
         let given = runtime ?? URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
-        guard fm.isReadableFile(atPath: given) else { throw FormatsError(.io, "cannot read the runtime executable", file: given) }
+        try LambdaImage.checkRuntime(given, architecture: architecture)
         // Ship it stripped: debug symbols are most of the binary and Lambda pulls every byte at a cold start.
         let binary = scratch.appendingPathComponent("skiff").path
         try fm.copyItem(atPath: given, toPath: binary)
@@ -30,7 +31,7 @@ extension Skiff.Package.LambdaContextCommand {
         let spec = try LambdaImage.spec(architecture: architecture, runtime: binary, libraries: libraries,
                                         model: source == nil ? deployable?.path : nil, modelSource: source?.uri, topK: settings.topK)
         let image = try OCIImage(spec)
-        let tag = push.flatMap { try? RegistryClient.Reference($0).tag } ?? "latest"
+        let tag = ref?.tag ?? "latest"
         var layout: String?
         if output != nil || push == nil {
             let dir = output ?? "\(settings.name)-image"
@@ -38,8 +39,7 @@ extension Skiff.Package.LambdaContextCommand {
             layout = dir
         }
         var pushed: RegistryClient.Report?
-        if let push {
-            let ref = try RegistryClient.Reference(push)
+        if let ref {
             let env = ProcessInfo.processInfo.environment
             var credentials = RegistryClient.Credentials.docker(host: ref.host)
             if let user = registryUser {

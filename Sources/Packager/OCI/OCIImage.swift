@@ -151,6 +151,13 @@ public enum LambdaImage {
     public static let runtimePath = "/var/runtime/skiff"
     public static let modelPath = "/var/task/model.skiff"
 
+    /// Refuses a runtime that is not a Linux executable for `architecture` (amd64 or arm64), from its ELF header.
+    public static func checkRuntime(_ path: String, architecture: String) throws {
+        guard let h = FileHandle(forReadingAtPath: path) else { throw FormatsError(.io, "cannot read the runtime executable", file: path) }
+        defer { try? h.close() }
+        try ELF.check([UInt8]((try? h.read(upToCount: 64)) ?? Data()), architecture: architecture, path: path)
+    }
+
     /// - Parameters:
     ///   - runtime: the runtime executable to ship (checked to be an ELF for `architecture`).
     ///   - libraries: absolute paths of the shared libraries it loads (stored at the same paths in the image).
