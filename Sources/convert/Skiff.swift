@@ -14,7 +14,7 @@ struct Skiff: ParsableCommand {
         Exit codes: 0 success; 1 a check failed (verification); 2 bad usage, or a file that cannot be read or written.
         """,
         version: SkiffVersion.current,
-        subcommands: [Convert.self, Run.self, Predict.self, Verify.self, Bench.self, Inspect.self, Recipes.self, Package.self, Lambda.self, Serve.self, Version.self]
+        subcommands: [Convert.self, Run.self, Predict.self, Verify.self, Bench.self, Inspect.self, Recipes.self, Package.self, Lambda.self, Serve.self, Sinks.self, Version.self]
     )
 
     /// Runs the command and maps every error to one clear line and an exit code CI can use.
