@@ -249,10 +249,6 @@ public struct LambdaContext: Sendable {
                           - Effect: Allow
                             Action: s3:PutObject
                             Resource: !Sub arn:aws:s3:::${ImageBucket}/${ImagePrefix}/*
-                      - !Ref AWS::NoValue
-                    - !If
-                      - InVpc
-                      - AWSLambdaVPCAccessExecutionRole
                       - !Ref AWS::NoValue\(readPolicy)
                   Events:
                     Predict:
