@@ -407,12 +407,14 @@ extension SinkTests {
         func median(_ name: String, _ env: [String: String], setup: () throws -> Void = {}) async throws -> Double {
             let api = try await RuntimeAPIServer.start()
             let (process, out) = try LambdaRuntimeTests.launch(["lambda", rig.model], server: api, environment: env)
+            // Read the log while it is written: a full pipe would block the runtime.
+            let reader = Task.detached { out.fileHandleForReading.readDataToEndOfFile() }
             for _ in 0..<5 { _ = await api.result(await api.invoke(event)) }
             try setup()
             for _ in 0..<n { #expect(await api.result(await api.invoke(event))?.statusCode == 200) }
             await LambdaRuntimeTests.stop(process)
             await api.stop()
-            let lines = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n")
+            let lines = String(decoding: await reader.value, as: UTF8.self).split(separator: "\n")
                 .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }.compactMap { $0["ms"] as? Double }
             let warm = Array(lines.dropFirst(5)).sorted()
             let m = warm[warm.count / 2], p90 = warm[warm.count * 9 / 10]
