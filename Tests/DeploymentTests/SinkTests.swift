@@ -438,3 +438,62 @@ extension SinkTests {
         #expect(required > 0 && bestEffort > 0 && queued > 0 && none > 0)
     }
 }
+
+extension SinkTests {
+    /// Configuration: a password is never taken from the URI (and never echoed), it comes from the environment or a
+    /// file; flags win over the environment; the S3 endpoint follows the AWS SDKs' variables; keys are safe.
+    @Test func configurationKeepsPasswordsOffTheCommandLine() throws {
+        let leaky = "postgres://app:s3cr3t-pw@db:5432/predictions"
+        #expect { try RecordLocation(leaky) } throws: { error in
+            let message = (error as? ServingError)?.message ?? ""
+            return message.contains("must not contain a password") && !message.contains("s3cr3t-pw")
+        }
+        var location = try RecordLocation("postgres://app@db.internal:6543/predictions?sslmode=verify-full&sslrootcert=/var/task/rds.pem")
+        #expect(location.port == 6543 && location.database == "predictions" && location.tls == .verifyFull && location.rootCertificate == "/var/task/rds.pem")
+        try location.resolvePassword(file: nil, environment: ["PGPASSWORD": "from-pg", "SKIFF_RECORD_PASSWORD": "from-skiff"])
+        #expect(location.password == "from-skiff")
+        let file = try temporaryDirectory() + "/pw"
+        try "from-file\n".write(toFile: file, atomically: true, encoding: .utf8)
+        try location.resolvePassword(file: file, environment: ["PGPASSWORD": "from-pg"])
+        #expect(location.password == "from-file")
+        #expect(!location.description.contains("from-file"))
+        #expect(throws: ServingError.self) { try RecordLocation("postgres://app@db/predictions?sslmode=sometimes") }
+
+        let env = ["SKIFF_STORE_IMAGES": "s3://env-bucket/p", "SKIFF_RECORD_URL": "postgres://app@db/x", "SKIFF_SINK_MODE": "best-effort",
+                   "SKIFF_RECORD_MODE": "required", "AWS_ENDPOINT_URL": "http://general:1", "AWS_ENDPOINT_URL_S3": "http://s3-only:2"]
+        let fromEnv = try #require(try SinkConfiguration.resolve(storeImages: nil, record: nil, mode: nil, passwordFile: nil, queue: nil, environment: env))
+        #expect(fromEnv.images == (try ImageStoreLocation("s3://env-bucket/p")) && fromEnv.imagesMode == .bestEffort && fromEnv.recordMode == .required)
+        #expect(fromEnv.s3Endpoint == "http://s3-only:2")
+        var general = env
+        general["AWS_ENDPOINT_URL_S3"] = nil
+        #expect(SinkConfiguration.s3Endpoint(environment: general) == "http://general:1")
+        let flags = try #require(try SinkConfiguration.resolve(storeImages: "s3://flag-bucket", record: nil, mode: "required", passwordFile: nil, queue: "/q", environment: env))
+        #expect(flags.images?.bucket == "flag-bucket" && flags.imagesMode == .required && flags.recordMode == .required && flags.queueDirectory == "/q")
+        #expect(try SinkConfiguration.resolve(storeImages: nil, record: nil, mode: nil, passwordFile: nil, queue: nil, environment: [:]) == nil)
+        #expect(throws: ServingError.self) { try SinkConfiguration.resolve(storeImages: "http://x", record: nil, mode: nil, passwordFile: nil, queue: nil, environment: [:]) }
+
+        let key = try ImageStoreLocation("s3://b/in/").key(model: "a/b c\"", requestID: "..", index: 2, count: 3, ext: "png", date: Date(timeIntervalSince1970: 0))
+        #expect(key == "in/a_b_c_/1970/01/01/_..-2.png")
+    }
+
+    /// The runtime killed in the middle of a stream of requests: whatever rows exist point at stored images with the
+    /// recorded sha256 — never a row without its image.
+    @Test func aRuntimeKilledMidRequestLeavesNoRowWithoutItsImage() async throws {
+        let rig = try await Rig()
+        #expect(try rig.initSchema().status == 0)
+        let api = try await RuntimeAPIServer.start()
+        let (process, _) = try LambdaRuntimeTests.launch(["lambda", rig.model], server: api, environment: rig.environment(mode: "required", queue: rig.dir + "/queue"))
+        var ids: [String] = []
+        for i in 0..<12 { ids.append(await api.invoke(Self.event(Self.usable[i % Self.usable.count]))) }
+        _ = await api.result(ids[2])
+        try await Task.sleep(nanoseconds: 3_000_000)  // somewhere inside a later request
+        await LambdaRuntimeTests.stop(process)
+        await api.stop()
+        let rows = try await rig.pg.query("SELECT request_id, image_uri, image_sha256 FROM skiff_predictions")
+        #expect(rows.count >= 3 && rows.count < ids.count, "some requests were stored, the rest cut off (\(rows.count))")
+        for row in rows {
+            let stored = try #require(try await rig.object(row[1] ?? ""), "row \(row[0] ?? "") points at \(row[1] ?? "nothing")")
+            #expect(Digest.sha256Hex(stored) == row[2])
+        }
+    }
+}

@@ -78,7 +78,9 @@ public actor RecordSink {
         }
         let now = ContinuousClock.now
         if now < retryAt {
-            throw ServingError(.unavailable, "\(name) is unreachable; reconnecting in \(String(format: "%.1f", Double((retryAt - now).components.attoseconds) / 1e18 + Double((retryAt - now).components.seconds))) s")
+            let wait = retryAt - now
+            let seconds = Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18
+            throw ServingError(.unavailable, "\(name) is unreachable (the last attempt failed); next attempt in \(String(format: "%.1f", seconds)) s — check that PostgreSQL is running and reachable")
         }
         let config = try configuration()
         let logger = self.logger

@@ -41,7 +41,8 @@ public actor RetryQueue {
         guard let data = try? JSONEncoder().encode(job) else { return false }
         guard files.count < maxItems, bytes + data.count <= maxBytes else { return false }
         sequence += 1
-        let name = String(format: "%020llu", sequence) + ".job"
+        // The process id and a random tag keep two processes sharing a queue folder from overwriting each other's jobs.
+        let name = String(format: "%020llu-%d-%08x", sequence, getpid(), UInt32.random(in: 0...UInt32.max)) + ".job"
         let tmp = directory + "/." + name + ".tmp"
         guard FileManager.default.createFile(atPath: tmp, contents: data), rename(tmp, directory + "/" + name) == 0 else {
             unlink(tmp)
