@@ -497,3 +497,41 @@ extension SinkTests {
         }
     }
 }
+
+extension SinkTests {
+    /// Best-effort with PostgreSQL down at start: the runtime starts (logging it), answers, queues the rows, and
+    /// records them once PostgreSQL comes up. Required with PostgreSQL down at start: an init error naming the sink.
+    @Test func startsWithTheDatabaseDownOnlyInBestEffort() async throws {
+        let rig = try await Rig()
+        #expect(try rig.initSchema().status == 0)
+        try rig.pg.stop()
+
+        let api = try await RuntimeAPIServer.start()
+        let (required, _) = try LambdaRuntimeTests.launch(["lambda", rig.model], server: api, environment: rig.environment(mode: "required", queue: rig.dir + "/q"))
+        let initError = await api.result("init")
+        #expect(initError?.kind == .initError)
+        #expect((initError?.json?["errorMessage"] as? String)?.contains("record sink postgres://skiff@127.0.0.1:\(rig.pg.port)/postgres") == true)
+        while required.isRunning { try await Task.sleep(nanoseconds: 10_000_000) }
+        #expect(required.terminationStatus == 1)
+        await api.stop()
+
+        let queue = rig.dir + "/queue"
+        let api2 = try await RuntimeAPIServer.start()
+        let (process, _) = try LambdaRuntimeTests.launch(["lambda", rig.model], server: api2, environment: rig.environment(mode: "best-effort", queue: queue))
+        defer { kill(process.processIdentifier, SIGKILL) }
+        var ids: [String] = []
+        for file in Self.usable {
+            let id = await api2.invoke(Self.event(file))
+            ids.append(id)
+            let posted = await api2.result(id)
+            #expect(posted?.statusCode == 200)
+            #expect(((posted?.bodyJSON?["predictions"] as? [[String: Any]])?.first?["label"] as? String) == Self.expectedLabel(file))
+        }
+        #expect(Self.jobs(queue) == Self.usable.count)
+        try rig.pg.start()
+        #expect(try await Self.waitUntil(30) { Self.jobs(queue) == 0 })
+        for id in ids { #expect(try await rig.rows(id).count == 1) }
+        await LambdaRuntimeTests.stop(process)
+        await api2.stop()
+    }
+}

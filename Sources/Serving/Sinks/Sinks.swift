@@ -68,8 +68,8 @@ public final class Sinks: Sendable {
         self.log = log
     }
 
-    /// Checks the record sink's schema (at start). A required sink that cannot be reached fails; a best-effort one is
-    /// only logged, and checked again by the first write.
+    /// Checks the record sink's schema (at start) and starts draining the retry queue. A required sink that cannot be
+    /// reached fails; a best-effort one is only logged (its writes are queued until it answers).
     public func start(models: [String] = []) async throws {
         for path in models { _ = try digest(path) }
         if let record {
