@@ -61,8 +61,19 @@ public actor RecordSink {
             }
             tls = location.tls == .prefer ? .prefer(context) : .require(context)
         }
+        var password = location.password
+        if location.iamAuth {
+            // A fresh token per connection: they expire after 15 minutes.
+            let env = ProcessInfo.processInfo.environment
+            let credentials: AWSCredentials
+            do { credentials = try AWSCredentials.resolve(environment: env) } catch let e as ServingError {
+                throw ServingError(.unavailable, "\(name): auth=iam needs AWS credentials: \(e.message)")
+            }
+            password = SigV4.rdsAuthToken(host: location.host, port: location.port, user: location.user,
+                                          region: AWSCredentials.region(environment: env), credentials: credentials)
+        }
         var config = PostgresConnection.Configuration(host: location.host, port: location.port, username: location.user,
-                                                      password: location.password, database: location.database, tls: tls)
+                                                      password: password, database: location.database, tls: tls)
         config.options.connectTimeout = .seconds(5)
         if location.tls == .verifyFull || location.tls == .verifyCA { config.options.tlsServerName = location.host }
         return config

@@ -64,6 +64,9 @@ public struct RecordLocation: Sendable, Equatable, CustomStringConvertible {
     /// A PEM bundle of CAs to trust (`sslrootcert=`), e.g. the RDS bundle.
     public var rootCertificate: String?
     public var password: String?
+    /// `auth=iam`: connect with an RDS IAM authentication token (SigV4, made from the AWS credentials for each
+    /// connection) instead of a password.
+    public var iamAuth = false
 
     public init(_ uri: String) throws {
         guard let url = URLComponents(string: uri), url.scheme == "postgres" || url.scheme == "postgresql" else {
@@ -90,15 +93,21 @@ public struct RecordLocation: Sendable, Equatable, CustomStringConvertible {
                 }
                 tls = m
             case "sslrootcert": root = item.value
-            default: throw ServingError(.badRequest, "--record: unknown parameter '\(item.name)' (sslmode and sslrootcert are understood)")
+            case "auth":
+                guard item.value == "iam" || item.value == "password" else {
+                    throw ServingError(.badRequest, "--record: auth must be iam or password, not '\(item.value ?? "")'")
+                }
+                iamAuth = item.value == "iam"
+            default: throw ServingError(.badRequest, "--record: unknown parameter '\(item.name)' (sslmode, sslrootcert and auth are understood)")
             }
         }
+        if iamAuth && tls == .disable { throw ServingError(.badRequest, "--record: auth=iam needs TLS (RDS refuses IAM tokens without it); use sslmode=require or verify-full") }
         self.tls = tls
         self.rootCertificate = root
     }
 
     /// The URI without any password, for messages and logs.
-    public var description: String { "postgres://\(user)@\(host):\(port)/\(database)?sslmode=\(tls.rawValue)" }
+    public var description: String { "postgres://\(user)@\(host):\(port)/\(database)?sslmode=\(tls.rawValue)" + (iamAuth ? "&auth=iam" : "") }
 
     /// A URI with any `user:password@` reduced to `user@`.
     static func redact(_ uri: String) -> String {
