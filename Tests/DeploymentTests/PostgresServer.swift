@@ -19,7 +19,7 @@ final class PostgresServer: @unchecked Sendable {
 
     init() throws {
         guard FileManager.default.isExecutableFile(atPath: Self.bin + "/initdb") else {
-            throw ServingError(.internal, "PostgreSQL's server is not installed (\(Self.bin)/initdb): run scripts/setup.sh --tests (Debian: postgresql-15)")
+            throw ServingError(.internal, "PostgreSQL's server is not installed (\(Self.bin)/initdb): run scripts/setup.sh --tests (Debian: postgresql)")
         }
         directory = "/tmp/skiff-pg-\(UUID().uuidString.prefix(12))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
