@@ -2,13 +2,14 @@
 # Installs the Debian packages Skiff builds against, if any are missing. Idempotent; uses sudo only
 # when not root. Swift itself must already be on PATH (a Debian machine with Swift).
 #   --tests  also what the test suite drives: headless Chromium (upload page), Python's websocket-client and
-#            moto_server (a real S3-compatible server for the upload tests)
+#            moto_server (a real S3-compatible server for the upload tests), PostgreSQL's server binaries (the
+#            record sink's tests run their own throwaway cluster on loopback)
 set -euo pipefail
 
 packages=(pkg-config zlib1g-dev libpng-dev libhdf5-dev libprotobuf-c-dev protobuf-c-compiler libzstd-dev libturbojpeg0-dev libopenblas-dev)
 tests=0
 [ "${1:-}" = "--tests" ] && tests=1
-[ $tests -eq 1 ] && packages+=(chromium)
+[ $tests -eq 1 ] && packages+=(chromium postgresql)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -29,6 +29,8 @@ public struct LambdaContext: Sendable {
         public var modelSummary: String
         /// `s3://BUCKET/PREFIX/NAME[/VERSION]`: the image carries no model; the runtime downloads it during init.
         public var modelSource: String?
+        /// The template's defaults for the sink parameters (a recipe's `sinks` section).
+        public var sinks = Recipe.Sinks()
 
         public init(name: String, memory: Int, timeout: Int, architecture: String, topK: Int, mode: Mode,
                     swiftImage: String = LambdaContext.defaultSwiftImage, modelSummary: String, modelSource: String? = nil) {
@@ -157,9 +159,53 @@ public struct LambdaContext: Sendable {
               StageName:
                 Type: String
                 Default: prod
+              # Keeping predictions (docs/DEPLOY.md, "Keeping predictions"); every sink parameter empty = no sinks.
+              ImageBucket:
+                Type: String
+                Default: '\(s.sinks.imageBucket)'
+                Description: Bucket for the input images (PREFIX/MODEL/YYYY/MM/DD/<request-id>.jpg); empty stores none.
+              ImagePrefix:
+                Type: String
+                Default: '\(s.sinks.imagePrefix)'
+              CreateImageBucket:
+                Type: String
+                AllowedValues: ['true', 'false']
+                Default: 'false'
+                Description: Create ImageBucket (private, encrypted) with this stack instead of using an existing one.
+              RecordUrl:
+                Type: String
+                Default: '\(s.sinks.record ?? "")'
+                Description: postgres://USER@HOST:5432/DB?sslmode=verify-full (no password); empty records nothing.
+              DatabaseSecretArn:
+                Type: String
+                Default: ''
+                Description: A Secrets Manager secret whose JSON has a 'password' key (RDS-managed secrets do).
+              DatabasePasswordParameter:
+                Type: String
+                Default: ''
+                Description: Or an SSM String parameter holding the password (SecureString cannot be resolved into Lambda environment variables).
+              SinkMode:
+                Type: String
+                AllowedValues: [required, best-effort]
+                Default: \(s.sinks.mode)
+                Description: required answers 503 when a sink write fails; best-effort answers anyway and retries from /tmp.
+              SubnetIds:
+                Type: CommaDelimitedList
+                Default: ''
+                Description: Private subnets that reach the database (RDS in a VPC); empty runs outside a VPC.
+              SecurityGroupIds:
+                Type: CommaDelimitedList
+                Default: ''
+                Description: Security groups for the function, allowed into the database's security group on its port.
 
             Conditions:
               WithFunctionUrl: !Equals [!Ref EnableFunctionUrl, 'true']
+              WithImages: !Not [!Equals [!Ref ImageBucket, '']]
+              WithNewBucket: !And [!Condition WithImages, !Equals [!Ref CreateImageBucket, 'true']]
+              WithRecord: !Not [!Equals [!Ref RecordUrl, '']]
+              WithSecret: !Not [!Equals [!Ref DatabaseSecretArn, '']]
+              WithPasswordParameter: !Not [!Equals [!Ref DatabasePasswordParameter, '']]
+              InVpc: !Not [!Equals [!Join ['', !Ref SubnetIds], '']]
 
             Resources:
               Api:
@@ -183,7 +229,27 @@ public struct LambdaContext: Sendable {
                   Timeout: \(s.timeout)
                   Environment:
                     Variables:
-            \(environmentVariables)\(readPolicy)
+            \(environmentVariables)
+                      SKIFF_STORE_IMAGES: !If [WithImages, !Sub 's3://${ImageBucket}/${ImagePrefix}', !Ref AWS::NoValue]
+                      SKIFF_RECORD_URL: !If [WithRecord, !Ref RecordUrl, !Ref AWS::NoValue]
+                      SKIFF_SINK_MODE: !Ref SinkMode
+                      SKIFF_RECORD_PASSWORD: !If
+                        - WithSecret
+                        - !Sub '{{resolve:secretsmanager:${DatabaseSecretArn}:SecretString:password}}'
+                        - !If [WithPasswordParameter, !Sub '{{resolve:ssm:${DatabasePasswordParameter}}}', !Ref AWS::NoValue]
+                  VpcConfig: !If
+                    - InVpc
+                    - SubnetIds: !Ref SubnetIds
+                      SecurityGroupIds: !Ref SecurityGroupIds
+                    - !Ref AWS::NoValue
+                  Policies:
+                    - !If
+                      - WithImages
+                      - Statement:
+                          - Effect: Allow
+                            Action: s3:PutObject
+                            Resource: !Sub arn:aws:s3:::${ImageBucket}/${ImagePrefix}/*
+                      - !Ref AWS::NoValue\(readPolicy)
                   Events:
                     Predict:
                       Type: Api
@@ -195,6 +261,23 @@ public struct LambdaContext: Sendable {
                   DockerTag: latest
                   DockerContext: .
                   Dockerfile: Dockerfile
+
+              ImageStore:
+                Type: AWS::S3::Bucket
+                Condition: WithNewBucket
+                DeletionPolicy: Retain
+                UpdateReplacePolicy: Retain
+                Properties:
+                  BucketName: !Ref ImageBucket
+                  PublicAccessBlockConfiguration:
+                    BlockPublicAcls: true
+                    BlockPublicPolicy: true
+                    IgnorePublicAcls: true
+                    RestrictPublicBuckets: true
+                  BucketEncryption:
+                    ServerSideEncryptionConfiguration:
+                      - ServerSideEncryptionByDefault:
+                          SSEAlgorithm: AES256
 
               FunctionUrl:
                 Type: AWS::Lambda::Url
@@ -228,6 +311,8 @@ public struct LambdaContext: Sendable {
     var environmentVariables: String {
         var lines = ["          SKIFF_TOP_K: '\(settings.topK)'"]
         if let uri = settings.modelSource { lines.append("          SKIFF_MODEL_SOURCE: '\(uri)'") }
+        if let m = settings.sinks.imagesMode { lines.append("          SKIFF_IMAGES_MODE: \(m)") }
+        if let m = settings.sinks.recordMode { lines.append("          SKIFF_RECORD_MODE: \(m)") }
         return lines.joined(separator: "\n")
     }
 
@@ -237,7 +322,6 @@ public struct LambdaContext: Sendable {
         var parts = uri.dropFirst(5).split(separator: "/").map(String.init)
         if let last = parts.last, Int(last) != nil { parts.removeLast() }
         return "\n" + [
-            "      Policies:",
             "        - Statement:",
             "            - Effect: Allow",
             "              Action: s3:GetObject",
@@ -257,6 +341,8 @@ public struct LambdaContext: Sendable {
             #   STACK           CloudFormation stack (default: \(s.name))
             #   FUNCTION_URL    true to also create a public Function URL (default: false)
             #   UPDATE_ONLY     set to a function name to only point that existing function at the new image
+            #   PARAMETERS      more template parameters, space-separated Key=Value (the sinks: ImageBucket=…
+            #                   RecordUrl=… DatabaseSecretArn=… SinkMode=… SubnetIds=a,b SecurityGroupIds=sg-1)
             set -euo pipefail
             cd "$(dirname "$0")"
 
@@ -283,7 +369,7 @@ public struct LambdaContext: Sendable {
             else
               sam deploy --region "$AWS_REGION" --template-file template.yaml --stack-name "$STACK" \\
                 --capabilities CAPABILITY_IAM --image-repository "$REGISTRY/$REPOSITORY" --no-fail-on-empty-changeset \\
-                --parameter-overrides "ImageUri=$IMAGE" "EnableFunctionUrl=$FUNCTION_URL"
+                --parameter-overrides "ImageUri=$IMAGE" "EnableFunctionUrl=$FUNCTION_URL" ${PARAMETERS:-}
               aws cloudformation describe-stacks --region "$AWS_REGION" --stack-name "$STACK" \\
                 --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output text
             fi

@@ -60,17 +60,49 @@ public struct Recipe: Codable, Sendable, Equatable {
         }
     }
 
+    /// Where a deployment keeps what it predicted (defaults for the Lambda template's sink parameters).
+    public struct Sinks: Codable, Sendable, Equatable {
+        /// `s3://BUCKET/PREFIX` for the input images.
+        public var storeImages: String?
+        /// `postgres://USER@HOST:PORT/DB?sslmode=…` (never a password: the template takes a secret).
+        public var record: String?
+        /// `required` or `best-effort`, for both sinks unless `images_mode` / `record_mode` say otherwise.
+        public var mode: String = "required"
+        public var imagesMode: String?
+        public var recordMode: String?
+
+        enum CodingKeys: String, CodingKey { case storeImages = "store_images", record, mode, imagesMode = "images_mode", recordMode = "record_mode" }
+        public init() {}
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            storeImages = try c.decodeIfPresent(String.self, forKey: .storeImages)
+            record = try c.decodeIfPresent(String.self, forKey: .record)
+            mode = try c.decodeIfPresent(String.self, forKey: .mode) ?? "required"
+            imagesMode = try c.decodeIfPresent(String.self, forKey: .imagesMode)
+            recordMode = try c.decodeIfPresent(String.self, forKey: .recordMode)
+        }
+
+        var bucketAndPrefix: (String, String) {
+            guard let uri = storeImages, uri.hasPrefix("s3://") else { return ("", "inputs") }
+            let parts = uri.dropFirst(5).split(separator: "/", maxSplits: 1).map(String.init)
+            return (parts.first ?? "", parts.count > 1 ? parts[1].trimmingCharacters(in: CharacterSet(charactersIn: "/")) : "inputs")
+        }
+        public var imageBucket: String { bucketAndPrefix.0 }
+        public var imagePrefix: String { bucketAndPrefix.1 }
+    }
+
     public var name: String
     public var description: String
     public var source: Source
     public var convert: Conversion
     public var deploy: Deployment
+    public var sinks: Sinks
     /// The file the recipe was read from (not part of the YAML); nil for a built-in recipe.
     public var path: String?
     /// A recipe compiled into the binary (`BuiltinRecipes`, from the repository's `recipes/` folder).
     public var isBuiltin = false
 
-    enum CodingKeys: String, CodingKey { case name, description, source, convert, deploy }
+    enum CodingKeys: String, CodingKey { case name, description, source, convert, deploy, sinks }
 
     public init(name: String, description: String, source: Source, convert: Conversion = .init(), deploy: Deployment = .init()) {
         self.name = name
@@ -78,6 +110,7 @@ public struct Recipe: Codable, Sendable, Equatable {
         self.source = source
         self.convert = convert
         self.deploy = deploy
+        self.sinks = .init()
     }
 
     public init(from decoder: any Decoder) throws {
@@ -87,10 +120,12 @@ public struct Recipe: Codable, Sendable, Equatable {
         source = try c.decode(Source.self, forKey: .source)
         convert = try c.decodeIfPresent(Conversion.self, forKey: .convert) ?? .init()
         deploy = try c.decodeIfPresent(Deployment.self, forKey: .deploy) ?? .init()
+        sinks = try c.decodeIfPresent(Sinks.self, forKey: .sinks) ?? .init()
     }
 
     static let allowedKeys: [String: Set<String>] = [
-        "": ["name", "description", "source", "convert", "deploy"],
+        "": ["name", "description", "source", "convert", "deploy", "sinks"],
+        "sinks": ["store_images", "record", "mode", "images_mode", "record_mode"],
         "source": ["format", "description"],
         "convert": ["image", "preprocess", "resize", "crop", "labels", "precision"],
         "deploy": ["memory", "timeout", "architecture", "top_k"],
@@ -164,6 +199,18 @@ public struct Recipe: Codable, Sendable, Equatable {
         guard (1...1000).contains(deploy.topK) else { throw bad("deploy.top_k", "must be 1 … 1000, not \(deploy.topK)") }
         if isBuiltin, let labels = convert.labels, builtinLabelsKey.flatMap({ BuiltinRecipes.labels[$0] }) == nil {
             throw bad("convert.labels", "names '\(labels)', which is not among the built-in label files (\(BuiltinRecipes.labels.keys.sorted().joined(separator: ", ")))")
+        }
+        for (field, mode) in [("sinks.mode", sinks.mode), ("sinks.images_mode", sinks.imagesMode), ("sinks.record_mode", sinks.recordMode)] {
+            if let mode, !["required", "best-effort"].contains(mode) { throw bad(field, "must be required or best-effort, not '\(mode)'") }
+        }
+        if let uri = sinks.storeImages, !uri.hasPrefix("s3://") || sinks.imageBucket.isEmpty {
+            throw bad("sinks.store_images", "must be s3://BUCKET/PREFIX, not '\(uri)'")
+        }
+        if let uri = sinks.record {
+            guard let url = URLComponents(string: uri), url.scheme == "postgres" || url.scheme == "postgresql", url.host != nil else {
+                throw bad("sinks.record", "must be postgres://USER@HOST:PORT/DB?sslmode=…")
+            }
+            if url.password != nil { throw bad("sinks.record", "must not contain a password: deploy with a database secret (DatabaseSecretArn) instead") }
         }
         if let labels = labelsPath, !FileManager.default.fileExists(atPath: labels) {
             throw bad("convert.labels", "names '\(convert.labels!)', which does not exist (looked at \(labels))")

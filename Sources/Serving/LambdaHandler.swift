@@ -27,8 +27,9 @@ public struct LambdaHandler: Sendable {
         public var images: Int
         /// For the log line: the error message of a 4xx/5xx reply.
         public var error: String?
-        /// True for internal failures, which the runtime reports through the invocation error endpoint.
-        public var isFunctionError: Bool { status >= 500 }
+        /// True for internal failures, which the runtime reports through the invocation error endpoint. A 503 (a
+        /// required sink is down) is a proxy response, so API Gateway's clients see the status and the reason.
+        public var isFunctionError: Bool { status >= 500 && status != 503 }
     }
 
     struct ErrorBody: Encodable {
@@ -45,13 +46,38 @@ public struct LambdaHandler: Sendable {
 
     public func handle(event: [UInt8]) -> Reply {
         do {
-            guard event.count <= maxEventBytes else {
-                throw ServingError(.tooLarge, "the event is \(event.count) bytes; the limit is \(maxEventBytes)")
-            }
-            let request = try Self.request(from: event)
-            let report = try classifier.predict(request.named, top: request.topK ?? topK)
+            let (request, report) = try predict(event: event)
             return Reply(status: 200, payload: Self.proxy(200, report), images: request.images.count, error: nil)
-        } catch let e as ServingError {
+        } catch {
+            return Self.reply(error)
+        }
+    }
+
+    /// Predicts, then keeps the images and rows in `sinks` under `requestID` (the Lambda request id, so a retried
+    /// invocation is stored once); a required sink that fails turns the reply into a 503.
+    public func handle(event: [UInt8], requestID: String, sinks: Sinks?) async -> Reply {
+        guard let sinks else { return handle(event: event) }
+        do {
+            let began = DispatchTime.now().uptimeNanoseconds
+            var (request, report) = try predict(event: event)
+            let ms = PredictionReport.round(Double(DispatchTime.now().uptimeNanoseconds - began) / 1e6)
+            try await sinks.store(requestID: requestID, images: request.images, report: &report, modelPath: classifier.path, latencyMs: ms)
+            return Reply(status: 200, payload: Self.proxy(200, report), images: request.images.count, error: nil)
+        } catch {
+            return Self.reply(error)
+        }
+    }
+
+    func predict(event: [UInt8]) throws -> (ImageRequest, PredictionReport) {
+        guard event.count <= maxEventBytes else {
+            throw ServingError(.tooLarge, "the event is \(event.count) bytes; the limit is \(maxEventBytes)")
+        }
+        let request = try Self.request(from: event)
+        return (request, try classifier.predict(request.named, top: request.topK ?? topK))
+    }
+
+    static func reply(_ error: any Error) -> Reply {
+        do { throw error } catch let e as ServingError {
             return Reply(status: e.kind.status, payload: Self.proxy(e.kind.status, ErrorBody(error: e.message, status: e.kind.status)), images: 0, error: e.message)
         } catch {
             return Reply(status: 500, payload: Self.proxy(500, ErrorBody(error: "\(error)", status: 500)), images: 0, error: "\(error)")

@@ -17,6 +17,8 @@ public final class LambdaRuntime: Sendable {
         public var modelSource: String?
         public var s3Endpoint: String?
         public var environment: [String: String] = [:]
+        /// Where images and prediction rows are kept (`SKIFF_STORE_IMAGES`, `SKIFF_RECORD_URL`, …; nil: nowhere).
+        public var sinks: SinkConfiguration?
 
         /// Reads Lambda's environment. The model is, in order: `model` (the command's argument),
         /// `$SKIFF_MODEL`, `$_HANDLER` if it names a .skiff file, else `model.skiff`; relative paths are taken
@@ -34,7 +36,9 @@ public final class LambdaRuntime: Sendable {
             guard k >= 1 else { throw ServingError(.internal, "SKIFF_TOP_K must be a positive integer") }
             return Configuration(api: api, modelPath: path, topK: k, functionName: env["AWS_LAMBDA_FUNCTION_NAME"],
                                  modelSource: model == nil ? env["SKIFF_MODEL_SOURCE"].flatMap { $0.isEmpty ? nil : $0 } : nil,
-                                 s3Endpoint: env["SKIFF_S3_ENDPOINT"], environment: env)
+                                 s3Endpoint: env["SKIFF_S3_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 } ?? SinkConfiguration.s3Endpoint(environment: env),
+                                 environment: env,
+                                 sinks: try SinkConfiguration.resolve(storeImages: nil, record: nil, mode: nil, passwordFile: nil, queue: nil, environment: env))
         }
     }
 
@@ -63,6 +67,7 @@ public final class LambdaRuntime: Sendable {
     func serve() async throws {
         let start = DispatchTime.now().uptimeNanoseconds
         let handler: LambdaHandler
+        var sinks: Sinks?
         var source: [String: Any] = [:]
         do {
             var path = configuration.modelPath
@@ -82,6 +87,23 @@ public final class LambdaRuntime: Sendable {
             }
             let classifier = try Classifier(path: path, name: configuration.functionName)
             handler = LambdaHandler(classifier: classifier, topK: configuration.topK)
+            if let config = configuration.sinks {
+                let env = configuration.environment
+                do {
+                    let created = try Sinks(config, credentials: config.images == nil ? nil : try AWSCredentials.resolve(environment: env),
+                                            region: AWSCredentials.region(environment: env), log: log)
+                    sinks = created
+                    try await created.start(models: [path])
+                } catch let e as ServingError {
+                    await sinks?.shutdown()
+                    throw ServingError(.internal, "the sinks: \(e.message)")
+                }
+            }
+        } catch let e as ServingError where e.message.hasPrefix("the sinks: ") {
+            let message = "cannot start " + e.message.dropFirst(4)
+            try? await post("\(base)/init/error", errorPayload(message, type: "Skiff.InitError"), errorType: "Skiff.InitError")
+            log(Self.jsonLine(["event": "init", "outcome": "error", "error": message]))
+            throw ServingError(.internal, message)
         } catch {
             let message = "cannot load the model: \(error)"
             try? await post("\(base)/init/error", errorPayload(message, type: "Skiff.InitError"), errorType: "Skiff.InitError")
@@ -90,7 +112,8 @@ public final class LambdaRuntime: Sendable {
         }
         let initMs = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
         log(Self.jsonLine(["event": "init", "outcome": "ok", "model": handler.classifier.path, "init_ms": PredictionReport.round(initMs),
-                           "image": handler.classifier.image.map { "\($0.width)x\($0.height)" } ?? "none"].merging(source) { a, _ in a }))
+                           "image": handler.classifier.image.map { "\($0.width)x\($0.height)" } ?? "none",
+                           "sinks": Self.describe(configuration.sinks)].merging(source) { a, _ in a }))
 
         while true {
             let next: HTTPClientResponse
@@ -115,10 +138,14 @@ public final class LambdaRuntime: Sendable {
                 log(Self.jsonLine(["requestId": id, "outcome": "deadline", "status": 504, "error": message]))
                 continue
             }
-            let reply = handler.handle(event: event)
+            let reply = await handler.handle(event: event, requestID: id, sinks: sinks)
             let ms = PredictionReport.round(Double(DispatchTime.now().uptimeNanoseconds - began) / 1e6)
             var line: [String: Any] = ["requestId": id, "status": reply.status, "ms": ms, "images": reply.images,
                                        "outcome": reply.status == 200 ? "ok" : reply.isFunctionError ? "error" : "rejected"]
+            if let stats = sinks?.snapshot {
+                line["sinks"] = ["stored": stats.imagesStored, "recorded": stats.recordsWritten, "failed": stats.failures,
+                                 "queue": stats.queueDepth, "dropped": stats.dropped] as [String: Any]
+            }
             if let e = reply.error { line["error"] = e }
             if let deadline { line["remaining_ms"] = deadline - Self.nowMs() }
             log(Self.jsonLine(line))
@@ -141,6 +168,15 @@ public final class LambdaRuntime: Sendable {
         guard (200..<300).contains(Int(response.status.code)) else {
             throw ServingError(.internal, "the Runtime API refused \(url) with \(response.status.code)")
         }
+    }
+
+    /// The sinks for the init log line, without any password.
+    static func describe(_ sinks: SinkConfiguration?) -> [String: String] {
+        guard let sinks else { return [:] }
+        var out: [String: String] = [:]
+        if let i = sinks.images { out["images"] = "\(i) (\(sinks.imagesMode.rawValue))" }
+        if let r = sinks.record { out["record"] = "\(r) (\(sinks.recordMode.rawValue))" }
+        return out
     }
 
     func errorPayload(_ message: String, type: String) -> [UInt8] {

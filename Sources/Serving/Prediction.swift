@@ -23,6 +23,10 @@ public struct PredictionReport: Codable, Sendable, Equatable {
         public var top_k: [ScoredClass]?
         /// Why this image has no prediction.
         public var error: String?
+        /// Where the image was stored (`s3://…`), when the image sink is configured and the write succeeded.
+        public var image_uri: String?
+        /// The id of this image's prediction row, when the record sink is configured and the write succeeded.
+        public var record_id: Int64?
 
         public init(image: String, top: [ScoredClass]) {
             self.image = image
@@ -37,7 +41,7 @@ public struct PredictionReport: Codable, Sendable, Equatable {
             self.error = error
         }
 
-        enum CodingKeys: String, CodingKey { case image, label, index, score, top_k, error }
+        enum CodingKeys: String, CodingKey { case image, label, index, score, top_k, error, image_uri, record_id }
 
         /// A classified image always has `label` (null when unlabelled), `index`, `score` and `top_k`; a failed
         /// one has `error` instead.
@@ -52,6 +56,8 @@ public struct PredictionReport: Codable, Sendable, Equatable {
             try c.encodeIfPresent(index, forKey: .index)
             try c.encodeIfPresent(score, forKey: .score)
             try c.encodeIfPresent(top_k, forKey: .top_k)
+            try c.encodeIfPresent(image_uri, forKey: .image_uri)
+            try c.encodeIfPresent(record_id, forKey: .record_id)
         }
     }
 
@@ -71,6 +77,10 @@ public struct PredictionReport: Codable, Sendable, Equatable {
     public var runtime: String
     public var predictions: [Entry]
     public var timing_ms: Timing
+    /// The request id the sinks stored the request under (absent when no sink is configured).
+    public var request_id: String?
+    /// Best-effort sink writes that failed and were queued for a retry (absent when none).
+    public var sink_warnings: [String]?
 
     public init(model: String, version: String, runtime: String, predictions: [Entry], timing_ms: Timing) {
         self.model = model

@@ -126,6 +126,37 @@ public struct SigV4: Sendable {
     }
 }
 
+extension SigV4 {
+    /// A presigned GET's query string (SigV4 in the query, only `host` signed, empty payload), ending with
+    /// `X-Amz-Signature`. `host` includes a non-default port.
+    public func presignedQuery(host: String, path: String = "/", query: [(String, String)], expires: Int, date: Date = Date()) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+        let amzDate = formatter.string(from: date)
+        let day = String(amzDate.prefix(8))
+        let scope = "\(day)/\(region)/\(service)/aws4_request"
+        var params = query + [("X-Amz-Algorithm", "AWS4-HMAC-SHA256"), ("X-Amz-Credential", "\(credentials.accessKeyID)/\(scope)"),
+                              ("X-Amz-Date", amzDate), ("X-Amz-Expires", String(expires)), ("X-Amz-SignedHeaders", "host")]
+        if let token = credentials.sessionToken { params.append(("X-Amz-Security-Token", token)) }
+        let canonicalQuery = params.map { (Self.encode($0.0), Self.encode($0.1)) }.sorted { $0 < $1 }.map { "\($0.0)=\($0.1)" }.joined(separator: "&")
+        let canonical = ["GET", path, canonicalQuery, "host:\(host)\n", "host", Self.hex(SHA256.hash(data: [UInt8]()))].joined(separator: "\n")
+        let toSign = ["AWS4-HMAC-SHA256", amzDate, scope, Self.hex(SHA256.hash(data: Array(canonical.utf8)))].joined(separator: "\n")
+        func hmac(_ key: [UInt8], _ s: String) -> [UInt8] { Array(HMAC<SHA256>.authenticationCode(for: Array(s.utf8), using: SymmetricKey(data: key))) }
+        var key = hmac(Array("AWS4\(credentials.secretAccessKey)".utf8), day)
+        for part in [region, service, "aws4_request"] { key = hmac(key, part) }
+        return canonicalQuery + "&X-Amz-Signature=" + Self.hex(hmac(key, toSign))
+    }
+
+    /// An RDS IAM database authentication token for `user` at `host:port` (valid 15 minutes), used as the password.
+    public static func rdsAuthToken(host: String, port: Int, user: String, region: String, credentials: AWSCredentials, date: Date = Date()) -> String {
+        var signer = SigV4(credentials: credentials, region: region)
+        signer.service = "rds-db"
+        return "\(host):\(port)/?" + signer.presignedQuery(host: "\(host):\(port)", query: [("Action", "connect"), ("DBUser", user)], expires: 900, date: date)
+    }
+}
+
 /// An S3 REST API client: path-style for a custom endpoint (MinIO, moto, LocalStack…), virtual-host style on AWS.
 public final class S3Client: Sendable {
     public let endpoint: URL?

@@ -35,10 +35,14 @@ public final class SkiffServer: Sendable {
     let inFlight: Gauge
     let queueDepth: Gauge
     let latency: DurationHistogram
+    /// Where `:labels` predictions are kept (images to S3, rows to PostgreSQL), if configured.
+    let sinks: Sinks?
 
-    public init(registry: ModelRegistry, options: Options) {
+    public init(registry: ModelRegistry, options: Options, sinks: SinkConfiguration? = nil, credentials: AWSCredentials? = nil,
+                region: String = "us-east-1") throws {
         self.registry = registry
         self.options = options
+
         self.admission = Admission(workers: options.workers, queueLimit: options.queueLimit)
         inFlight = metrics.makeGauge(name: "skiff_requests_in_flight", help: "Requests being handled.")
         queueDepth = metrics.makeGauge(name: "skiff_queue_depth", help: "Requests waiting for an inference worker.")
@@ -47,10 +51,22 @@ public final class SkiffServer: Sendable {
             buckets: [.milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
                       .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5)],
             help: "Time from request to response.")
+        let registry = metrics
+        self.sinks = try sinks.map {
+            try Sinks($0, credentials: credentials, region: region, metrics: registry,
+                      log: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
+        }
     }
 
     /// Serves until SIGTERM/SIGINT, then finishes in-flight requests and returns.
     public func run(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        if let sinks {
+            do { try await sinks.start(models: registry.models.values.flatMap { $0.values.map(\.path) }) } catch let e as ServingError {
+                await sinks.shutdown()
+                throw ServingError(.unavailable, "cannot start the sinks: \(e.message)")
+            }
+        }
+        defer { if let sinks { Task { await sinks.shutdown() } } }
         var logger = Logger(label: "skiff.serve")
         logger.logLevel = .warning
         let app = Application(
@@ -128,7 +144,8 @@ public final class SkiffServer: Sendable {
             switch verb {
             case "predict": return try await predict(model, body)
             case "classify": return try await classify(model, body, topK: topK)
-            case "labels": return try await labels(model, body, contentType: request.headers[.contentType] ?? "", topK: topK)
+            case "labels": return try await labels(model, body, contentType: request.headers[.contentType] ?? "", topK: topK,
+                                                   requestID: request.headers[HTTPField.Name("X-Request-Id")!])
             default: throw ServingError(.badRequest, "the regress API is not supported; use :predict")
             }
         }
@@ -338,13 +355,21 @@ public final class SkiffServer: Sendable {
     }
 
     /// Raw image body (or any `ImageRequest` JSON) → the one prediction schema, as the Lambda runtime answers.
-    func labels(_ model: Classifier, _ body: [UInt8], contentType: String, topK: Int?) async throws -> String {
+    func labels(_ model: Classifier, _ body: [UInt8], contentType: String, topK: Int?, requestID: String? = nil) async throws -> String {
+        let began = ContinuousClock.now
         guard !body.isEmpty else { throw ServingError(.badRequest, "the request has no body: POST a JPEG or PNG (Content-Type: image/jpeg)") }
         var request = ImageRequest(images: [body], names: ["body"])
         if contentType.lowercased().hasPrefix("application/json") { request = try ImageRequest.parse(json: body) }
         let k = topK ?? request.topK ?? options.topK
         let images = request.named
-        let report = try await infer { try model.predict(images, top: k) }
+        var report = try await infer { try model.predict(images, top: k) }
+        if let sinks {
+            // A client's X-Request-Id makes its retries idempotent; without one each request is new.
+            let id = requestID.flatMap { $0.isEmpty || $0.count > 200 ? nil : $0 } ?? UUID().uuidString.lowercased()
+            let elapsed = ContinuousClock.now - began
+            let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+            try await sinks.store(requestID: id, images: request.images, report: &report, modelPath: model.path, latencyMs: (ms * 1000).rounded() / 1000)
+        }
         return report.json()
     }
 }

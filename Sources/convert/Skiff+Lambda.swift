@@ -21,9 +21,15 @@ extension Skiff {
         @Option(help: "Classes returned per image (default: $SKIFF_TOP_K or 5).")
         var top: Int?
 
+        @OptionGroup var sinks: SinkOptions
+
         func run() throws {
-            let config: LambdaRuntime.Configuration
-            do { config = try .fromEnvironment(ProcessInfo.processInfo.environment, model: model, topK: top) } catch let e as ServingError {
+            var config: LambdaRuntime.Configuration
+            do {
+                let env = ProcessInfo.processInfo.environment
+                config = try .fromEnvironment(env, model: model, topK: top)
+                if sinks.given { config.sinks = try sinks.resolve(environment: env) }
+            } catch let e as ServingError {
                 throw ValidationError(e.message)
             }
             let runtime = LambdaRuntime(configuration: config)
@@ -33,6 +39,31 @@ extension Skiff {
                 throw ExitCode.checkFailed
             }
         }
+    }
+}
+
+/// Where predictions are kept, for `skiff lambda` and `skiff serve` (each flag falls back to its environment variable).
+struct SinkOptions: ParsableArguments {
+    @Option(name: .customLong("store-images"), help: ArgumentHelp("Store each input image as PREFIX/MODEL/YYYY/MM/DD/<request-id>.jpg (default: $SKIFF_STORE_IMAGES).", valueName: "s3://BUCKET/PREFIX"))
+    var storeImages: String?
+
+    @Option(help: ArgumentHelp("Insert one row per image into PostgreSQL (default: $SKIFF_RECORD_URL); the password comes from $SKIFF_RECORD_PASSWORD, $PGPASSWORD or --record-password-file.", valueName: "postgres://USER@HOST:PORT/DB?sslmode=…"))
+    var record: String?
+
+    @Option(name: .customLong("record-password-file"), help: "A file holding the database password.")
+    var recordPasswordFile: String?
+
+    @Option(name: .customLong("sink-mode"), help: ArgumentHelp("required: a failed write fails the request with 503; best-effort: answer anyway and queue the write on disk (default: $SKIFF_SINK_MODE or required).", valueName: "required|best-effort"))
+    var sinkMode: String?
+
+    @Option(name: .customLong("sink-queue"), help: "The best-effort retry queue's directory (default: $SKIFF_SINK_QUEUE or $TMPDIR/skiff-sink-queue).")
+    var sinkQueue: String?
+
+    var given: Bool { storeImages != nil || record != nil || sinkMode != nil || recordPasswordFile != nil || sinkQueue != nil }
+
+    func resolve(environment env: [String: String]) throws -> SinkConfiguration? {
+        try SinkConfiguration.resolve(storeImages: storeImages, record: record, mode: sinkMode, passwordFile: recordPasswordFile,
+                                      queue: sinkQueue, environment: env)
     }
 }
 

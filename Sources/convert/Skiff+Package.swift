@@ -37,7 +37,8 @@ struct DeployableModel {
     }
 
     /// Resolves `--model` (or `--recipe FILE`) and `--from`, converts with the recipe's settings and checks the result can serve.
-    static func prepare(model: String, recipeFile: Bool = false, from: String?, labels: String?, scratch: URL) throws -> DeployableModel {
+    /// - Parameter requireImage: Lambda needs an image signature; an S3 model folder takes tensor-input models too.
+    static func prepare(model: String, recipeFile: Bool = false, from: String?, labels: String?, scratch: URL, requireImage: Bool = true) throws -> DeployableModel {
         var recipe: Recipe?
         var path = model
         var summary: Converter.Summary?
@@ -65,13 +66,20 @@ struct DeployableModel {
                 }, quiet: true).run()
             }
         }
-        let classifier = try Classifier(path: path, name: recipe?.name)
-        // Serve-readiness: one batch through the engine, outputs finite.
-        let spec = classifier.image!
-        let probe = Tensor(shape: [1, spec.height, spec.width, spec.channels], values: [Float](repeating: 0, count: spec.height * spec.width * spec.channels))
-        let out = try classifier.model.run([spec.input: probe])
+        let classifier = try Classifier(path: path, name: recipe?.name, requireImage: requireImage)
+        // Serve-readiness: one batch of zeros through the engine (a blank image, or zero tensors), outputs finite.
+        var probe: [String: Tensor] = [:]
+        if let spec = classifier.image {
+            probe[spec.input] = Tensor(shape: [1, spec.height, spec.width, spec.channels], values: [Float](repeating: 0, count: spec.height * spec.width * spec.channels))
+        } else {
+            for input in classifier.model.graph.inputs {
+                let shape = input.shape.map { $0.fixedValue ?? 1 }
+                probe[input.name] = Tensor(shape: shape, values: [Float](repeating: 0, count: shape.reduce(1, *)))
+            }
+        }
+        let out = try classifier.model.run(probe)
         if let bad = out.first(where: { $0.value.values.contains { !$0.isFinite } }) {
-            throw FormatsError(.manifestInvalid, "output '\(bad.key)' is not finite on a blank image; the model cannot be deployed", file: path)
+            throw FormatsError(.manifestInvalid, "output '\(bad.key)' is not finite on a blank input; the model cannot be deployed", file: path)
         }
         if let failed = classifier.file.manifest.verification?.first(where: { !$0.passed }) {
             throw FormatsError(.manifestInvalid, "carries a failed '\(failed.kind)' verification record; fix the conversion before deploying", file: path)
@@ -80,7 +88,10 @@ struct DeployableModel {
     }
 
     var summary: String {
-        let s = classifier.image!
+        guard let s = classifier.image else {
+            let inputs = classifier.model.graph.inputs.map { "\($0.name) \($0.shape.map { $0.fixedValue.map(String.init) ?? "?" }.joined(separator: "×"))" }
+            return (recipe?.description ?? "model '\(classifier.name)'") + "; tensor input " + inputs.joined(separator: ", ")
+        }
         let classes = classifier.model.graph.outputs.first { $0.name == classifier.output }?.shape.last?.fixedValue
         var parts = ["\(s.width)×\(s.height)×\(s.channels) JPEG input (\(s.normalization.preset) preprocessing)"]
         if let classes { parts.append("\(classes) classes") }
@@ -203,11 +214,12 @@ extension Skiff.Package {
                 sourceRoot = SourceTree.root()
             }
             let implicitPrebuilt = !prebuilt && sourceRoot == nil
-            let settings = LambdaContext.Settings(
+            var settings = LambdaContext.Settings(
                 name: functionName, memory: check.deploy.memory, timeout: check.deploy.timeout, architecture: check.deploy.architecture,
                 topK: check.deploy.topK, mode: sourceRoot == nil ? .prebuilt : .source,
                 modelSummary: deployable?.summary ?? "the model published at \(source!.uri) (downloaded and checked against its manifest during init)",
                 modelSource: source?.uri)
+            settings.sinks = check.sinks
             if image { return try buildImage(settings: settings, deployable: deployable, source: source) }
             var runtimeFiles: [String: String] = [:]
             if settings.mode == .prebuilt { runtimeFiles = try Self.prebuiltRuntime(for: settings.architecture, implicit: implicitPrebuilt) }

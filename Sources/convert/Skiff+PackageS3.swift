@@ -83,7 +83,7 @@ extension Skiff.Package {
             let scratch = fm.temporaryDirectory.appendingPathComponent("skiff-s3-\(ProcessInfo.processInfo.processIdentifier)")
             try fm.createDirectory(at: scratch, withIntermediateDirectories: true)
             defer { try? fm.removeItem(at: scratch) }
-            let deployable = try DeployableModel.prepare(model: try DeployableModel.choose(model: model, recipe: recipeFile)!, recipeFile: recipeFile != nil, from: from, labels: labels, scratch: scratch)
+            let deployable = try DeployableModel.prepare(model: try DeployableModel.choose(model: model, recipe: recipeFile)!, recipeFile: recipeFile != nil, from: from, labels: labels, scratch: scratch, requireImage: false)
             let modelName = name ?? deployable.recipe?.name ?? deployable.classifier.name
             let sha = try Digest.sha256Hex(file: deployable.path)
 
@@ -105,7 +105,7 @@ extension Skiff.Package {
             let env = ProcessInfo.processInfo.environment
             let credentials: AWSCredentials
             do { credentials = try AWSCredentials.resolve(profile: profile, environment: env) } catch let e as ServingError { throw ValidationError(e.message) }
-            let client = try S3Client(endpoint: endpoint, region: region ?? AWSCredentials.region(profile: profile, environment: env), credentials: credentials,
+            let client = try S3Client(endpoint: endpoint ?? SinkConfiguration.s3Endpoint(environment: env), region: region ?? AWSCredentials.region(profile: profile, environment: env), credentials: credentials,
                                   pathStyle: addressing.map { $0 == "path" })
             let bucket = self.bucket!, prefix = self.prefix, version = self.version, recipe = deployable.recipe?.name, path = deployable.path
             let createBucket = self.createBucket, dryRun = self.dryRun, partSize = partSizeMB << 20

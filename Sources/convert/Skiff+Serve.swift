@@ -59,6 +59,8 @@ extension Skiff {
         @Option(help: "Where s3:// models are downloaded (default: $TMPDIR/skiff-models).")
         var cache: String?
 
+        @OptionGroup var sinks: SinkOptions
+
         func validate() throws {
             if models.isEmpty && modelConfig == nil { throw ValidationError("give .skiff files to serve or --model-config") }
             if !(0...65535).contains(port) { throw ValidationError("--port must be 0 … 65535") }
@@ -69,7 +71,7 @@ extension Skiff {
             let usesS3 = models.contains { $0.hasPrefix("s3://") }
                 || (modelConfig.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) }?.contains("s3://") ?? false)
             let env = ProcessInfo.processInfo.environment
-            let s3 = usesS3 ? try S3Client(endpoint: s3Endpoint, region: AWSCredentials.region(profile: profile, environment: env),
+            let s3 = usesS3 ? try S3Client(endpoint: s3Endpoint ?? SinkConfiguration.s3Endpoint(environment: env), region: AWSCredentials.region(profile: profile, environment: env),
                                             credentials: AWSCredentials.resolve(profile: profile, environment: env)) : nil
             let (files, givenNames, config, cacheDir) = (models, name, modelConfig, cache ?? NSTemporaryDirectory() + "skiff-models")
             nonisolated(unsafe) var loaded: ModelRegistry?
@@ -89,7 +91,16 @@ extension Skiff {
             options.topK = top
             options.corsOrigin = cors
             options.logRequests = !noRequestLog
-            let server = SkiffServer(registry: registry, options: options)
+            var sinkConfig: SinkConfiguration?
+            do { sinkConfig = try sinks.resolve(environment: env) } catch let e as ServingError { throw ValidationError(e.message) }
+            if var c = sinkConfig {
+                c.connections = min(4, max(2, workers))
+                if let e = s3Endpoint { c.s3Endpoint = e }
+                sinkConfig = c
+            }
+            let server = try SkiffServer(registry: registry, options: options, sinks: sinkConfig,
+                                         credentials: sinkConfig?.images == nil ? nil : AWSCredentials.resolve(profile: profile, environment: env),
+                                         region: AWSCredentials.region(profile: profile, environment: env))
             let names = registry.models.keys.sorted().map { n in "\(n) (v\(registry.models[n]!.keys.sorted().map(String.init).joined(separator: ",")))" }
             let host = self.host
             let outcome = blockingAwait {

@@ -15,7 +15,7 @@ struct Skiff: ParsableCommand {
 
         'skiff --version' prints Skiff's version; 'skiff version' also lists the C libraries it is linked with.
         """,
-        subcommands: [Convert.self, Run.self, Predict.self, Verify.self, Bench.self, Inspect.self, Recipes.self, Package.self, Lambda.self, Serve.self, Version.self, ReadH5.self]
+        subcommands: [Convert.self, Run.self, Predict.self, Verify.self, Bench.self, Inspect.self, Recipes.self, Package.self, Lambda.self, Serve.self, Sinks.self, Version.self, ReadH5.self]
     )
 
     /// The command `arguments` stand for, parsed exactly as `main` does; nil for `skiff --version` (which `main`

@@ -70,9 +70,14 @@ import Yams
         func keys(_ schema: [String: Any]?) -> Set<String> { Set(((schema?["properties"] as? [String: Any]) ?? [:]).keys) }
         let props = report["properties"] as? [String: Any]
         let entry = (props?["predictions"] as? [String: Any])?["items"] as? [String: Any]
-        let sample = PredictionReport(model: "m", version: "1", runtime: "skiff", predictions: [
+        var sample = PredictionReport(model: "m", version: "1", runtime: "skiff", predictions: [
             .init(image: "a", top: [ScoredClass(label: "x", index: 0, score: 1)]), .init(image: "b", error: "e")],
             timing_ms: .init(decode: 1, inference: 2, total: 3))
+        // The optional fields the sinks add (docs/API.md, "Kept predictions").
+        sample.request_id = "r"
+        sample.sink_warnings = ["record: deferred"]
+        sample.predictions[0].image_uri = "s3://b/k.jpg"
+        sample.predictions[0].record_id = 1
         let json = try #require(try JSONSerialization.jsonObject(with: Data(sample.json().utf8)) as? [String: Any])
         #expect(keys(report) == Set(json.keys))
         let entries = json["predictions"] as? [[String: Any]] ?? []

@@ -98,6 +98,52 @@ import Yams
         #expect(node["Resources"]?["FunctionUrl"]?["Properties"]?["AuthType"]?.string == "NONE")
     }
 
+    /// The sink parameters a real deployment needs: bucket + its PutObject policy, the database URL and secret,
+    /// VPC subnets and security groups; a recipe's `sinks` section sets their defaults.
+    @Test func templateCarriesTheSinkParametersAndTheirPolicy() throws {
+        let dir = try temporaryDirectory()
+        try """
+        name: kept
+        description: a model whose predictions are kept
+        source: {format: skiff}
+        sinks:
+          store_images: s3://kept-bucket/inputs/v1
+          record: postgres://skiff@db.internal:5432/predictions?sslmode=verify-full
+          mode: best-effort
+          record_mode: required
+        """.write(toFile: dir + "/kept.yaml", atomically: true, encoding: .utf8)
+        let recipe = try Recipe.load(path: dir + "/kept.yaml")
+        var settings = Self.settings(.source)
+        settings.sinks = recipe.sinks
+        let node = try #require(try Yams.compose(yaml: LambdaContext(settings: settings).template))
+        let params = try #require(node["Parameters"])
+        #expect(params["ImageBucket"]?["Default"]?.string == "kept-bucket")
+        #expect(params["ImagePrefix"]?["Default"]?.string == "inputs/v1")
+        #expect(params["RecordUrl"]?["Default"]?.string == "postgres://skiff@db.internal:5432/predictions?sslmode=verify-full")
+        #expect(params["SinkMode"]?["Default"]?.string == "best-effort")
+        for name in ["DatabaseSecretArn", "DatabasePasswordParameter", "SubnetIds", "SecurityGroupIds", "CreateImageBucket"] {
+            #expect(params[name] != nil, "\(name)")
+        }
+        let fn = try #require(node["Resources"]?["Function"]?["Properties"])
+        let env = try #require(fn["Environment"]?["Variables"])
+        #expect(env["SKIFF_RECORD_MODE"]?.string == "required")
+        #expect(env["SKIFF_STORE_IMAGES"] != nil && env["SKIFF_RECORD_URL"] != nil && env["SKIFF_RECORD_PASSWORD"] != nil)
+        #expect(fn["VpcConfig"] != nil)
+        let template = LambdaContext(settings: settings).template
+        #expect(template.contains("Action: s3:PutObject") && template.contains("arn:aws:s3:::${ImageBucket}/${ImagePrefix}/*"))
+        #expect(template.contains("{{resolve:secretsmanager:${DatabaseSecretArn}:SecretString:password}}"))
+        #expect(node["Resources"]?["ImageStore"]?["Type"]?.string == "AWS::S3::Bucket")
+
+        // A password in the recipe's URL is refused.
+        try """
+        name: leaky
+        description: x
+        source: {format: skiff}
+        sinks: {record: "postgres://skiff:hunter2@db:5432/p"}
+        """.write(toFile: dir + "/leaky.yaml", atomically: true, encoding: .utf8)
+        #expect(throws: (any Error).self) { try Recipe.load(path: dir + "/leaky.yaml") }
+    }
+
     @Test func shellScriptsParse() throws {
         let context = LambdaContext(settings: Self.settings(.source))
         let dir = try temporaryDirectory()

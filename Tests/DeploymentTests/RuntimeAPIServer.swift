@@ -45,6 +45,7 @@ final class RuntimeAPIServer: Sendable {
             if closed { return nil }
             return await withCheckedContinuation { postWaiters[id, default: []].append($0) }
         }
+        func forget(_ id: String) { posted[id] = nil }
         func timeout(_ id: String) {
             for w in postWaiters.removeValue(forKey: id) ?? [] { w.resume(returning: nil) }
         }
@@ -127,6 +128,9 @@ final class RuntimeAPIServer: Sendable {
         defer { timer.cancel() }
         return await state.result(id)
     }
+
+    /// Forgets what was posted for `id`, so the same request id can be invoked again (a Lambda retry).
+    func forget(_ id: String) async { await state.forget(id) }
 
     func stop() async {
         await state.close()

@@ -77,7 +77,8 @@ final class MotoServer: @unchecked Sendable {
         return withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } == 0
     }
 
-    deinit { process.terminate() }
+    /// SIGKILL: moto_server outlives SIGTERM (seen: servers left running after the tests).
+    deinit { kill(process.processIdentifier, SIGKILL) }
 }
 
 @Suite(.serialized) struct S3Tests {
@@ -135,6 +136,32 @@ final class MotoServer: @unchecked Sendable {
         let dry = try Self.publish(moto, other, "--name", "classifier", "--version", "3", "--dry-run")
         #expect(dry.status == 0)
         #expect(try await s3.get(bucket: "models", key: base + "/3/manifest.json") == nil)
+    }
+
+    @Test func publishesTensorModelsToTheEndpointFromTheEnvironment() async throws {
+        let moto = try MotoServer()
+        let dir = try temporaryDirectory()
+        // A tensor-input model (no image signature), published without --endpoint: AWS_ENDPOINT_URL_S3 wins over
+        // AWS_ENDPOINT_URL (which points nowhere), as in the AWS SDKs.
+        let tensorModel = dir + "/functional.skiff"
+        #expect(try SkiffRun("convert", "keras", KerasFixture.directory + "/k3_functional.keras", "-o", tensorModel).status == 0)
+        var env = moto.environment
+        env["AWS_ENDPOINT_URL_S3"] = moto.endpoint
+        env["AWS_ENDPOINT_URL"] = "http://127.0.0.1:1"
+        let r = try SkiffRun(arguments: ["package", "s3", "--model", tensorModel, "--bucket", "models", "--create-bucket", "--json"], environment: env)
+        #expect(r.status == 0, "\(r.stderr)")
+        let s3 = try moto.client()
+        defer { Task { await s3.shutdown() } }
+        #expect(try await s3.get(bucket: "models", key: "functional/1/model.skiff") == Array(try Data(contentsOf: URL(fileURLWithPath: tensorModel))))
+        let manifest = try #require(try await s3.get(bucket: "models", key: "functional/1/manifest.json"))
+        #expect(try JSONDecoder().decode(ModelFolder.Manifest.self, from: Data(manifest)).image == nil)
+
+        // Only AWS_ENDPOINT_URL: used when the S3-specific variable is absent.
+        env["AWS_ENDPOINT_URL_S3"] = nil
+        env["AWS_ENDPOINT_URL"] = moto.endpoint
+        let again = try SkiffRun(arguments: ["package", "s3", "--model", tensorModel, "--bucket", "models", "--json"], environment: env)
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect((Self.report(again)["skipped"] as? [String])?.isEmpty == false)
     }
 
     @Test func failuresAreOneClearLineAndPublishNothing() async throws {

@@ -7,6 +7,8 @@
 #   STACK           CloudFormation stack (default: squeezenet)
 #   FUNCTION_URL    true to also create a public Function URL (default: false)
 #   UPDATE_ONLY     set to a function name to only point that existing function at the new image
+#   PARAMETERS      more template parameters, space-separated Key=Value (the sinks: ImageBucket=…
+#                   RecordUrl=… DatabaseSecretArn=… SinkMode=… SubnetIds=a,b SecurityGroupIds=sg-1)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -33,7 +35,7 @@ if [ -n "${UPDATE_ONLY:-}" ]; then
 else
   sam deploy --region "$AWS_REGION" --template-file template.yaml --stack-name "$STACK" \
     --capabilities CAPABILITY_IAM --image-repository "$REGISTRY/$REPOSITORY" --no-fail-on-empty-changeset \
-    --parameter-overrides "ImageUri=$IMAGE" "EnableFunctionUrl=$FUNCTION_URL"
+    --parameter-overrides "ImageUri=$IMAGE" "EnableFunctionUrl=$FUNCTION_URL" ${PARAMETERS:-}
   aws cloudformation describe-stacks --region "$AWS_REGION" --stack-name "$STACK" \
     --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output text
 fi
