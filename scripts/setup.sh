@@ -9,7 +9,7 @@ set -euo pipefail
 packages=(pkg-config zlib1g-dev libpng-dev libhdf5-dev libprotobuf-c-dev protobuf-c-compiler libzstd-dev libturbojpeg0-dev libopenblas-dev)
 tests=0
 [ "${1:-}" = "--tests" ] && tests=1
-[ $tests -eq 1 ] && packages+=(chromium postgresql)
+[ $tests -eq 1 ] && packages+=(chromium postgresql docker-registry skopeo umoci bubblewrap apache2-utils)
 
 missing=()
 for p in "${packages[@]}"; do
