@@ -19,16 +19,21 @@ import TestSupport
         let dir: String
         let model: String
         let bucket = "kept-images"
-        init(bucket create: Bool = true) async throws {
+        /// - Parameter model: a ready `.skiff` to deploy instead of the test classifier with hostile labels.
+        init(bucket create: Bool = true, model given: String? = nil) async throws {
             moto = try MotoServer()
             pg = try PostgresServer()
             dir = try temporaryDirectory("skiff-sinks")
-            let labels = dir + "/labels.txt"
-            try SinkTests.hostileLabels.joined(separator: "\n").write(toFile: labels, atomically: true, encoding: .utf8)
-            model = dir + "/classifier.skiff"
-            let r = try SkiffRun("convert", "keras", LambdaRuntimeTests.images + "/classifier.keras", "-o", model, "--image", "auto",
-                                 "--preprocess", "tf", "--labels", labels)
-            guard r.status == 0 else { throw ServingError(.internal, r.stderr) }
+            if let given {
+                model = given
+            } else {
+                let labels = dir + "/labels.txt"
+                try SinkTests.hostileLabels.joined(separator: "\n").write(toFile: labels, atomically: true, encoding: .utf8)
+                model = dir + "/classifier.skiff"
+                let r = try SkiffRun("convert", "keras", LambdaRuntimeTests.images + "/classifier.keras", "-o", model, "--image", "auto",
+                                     "--preprocess", "tf", "--labels", labels)
+                guard r.status == 0 else { throw ServingError(.internal, r.stderr) }
+            }
             if create {
                 let s3 = try moto.client()
                 try await s3.createBucket(bucket)
@@ -238,6 +243,48 @@ import TestSupport
         let log = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(!log.contains(rig.pg.password))
         #expect(log.contains("\"sink\":\"record\""))
+    }
+
+    /// The deployment: the `squeezenet` recipe packaged for Lambda (its SqueezeNet 1.1 architecture at
+    /// test size, ImageNet labels), both sinks best-effort, PostgreSQL going away and coming back.
+    @Test func aSqueezenetDeploymentKeepsEveryImageAndPredictionThroughAnOutage() async throws {
+        let ctx = try temporaryDirectory("skiff-squeezenet") + "/ctx"
+        let p = try SkiffRun("package", "lambda", "--model", "squeezenet", "--from", packageRoot + "/fixtures/recipes/squeezenet_mini.h5", "--prebuilt", "-o", ctx)
+        #expect(p.status == 0, "\(p.stderr)")
+        let rig = try await Rig(model: ctx + "/model.skiff")
+        #expect(try rig.initSchema().status == 0)
+        let index = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: packageRoot + "/fixtures/recipes/index.json"))) as? [String: Any])
+        let golden = try #require(index["squeezenet_mini.h5"] as? [String: [String: Any]])
+        let imagenet = try String(contentsOfFile: packageRoot + "/recipes/labels/imagenet1000.txt", encoding: .utf8).split(separator: "\n").map(String.init)
+        func expected(_ file: String) -> String? { (golden[file]?["indices"] as? [Int])?.first.map { imagenet[$0] } }
+
+        let queue = rig.dir + "/queue"
+        let api = try await RuntimeAPIServer.start()
+        let (process, _) = try LambdaRuntimeTests.launch(["lambda", rig.model], server: api, environment: rig.environment(mode: "best-effort", queue: queue))
+        defer { kill(process.processIdentifier, SIGKILL) }
+        var sent: [(id: String, file: String)] = []
+        func send(_ file: String) async {
+            let id = await api.invoke(Self.event(file))
+            let posted = await api.result(id)
+            #expect(posted?.statusCode == 200)
+            #expect(((posted?.bodyJSON?["predictions"] as? [[String: Any]])?.first?["label"] as? String) == expected(file), "\(file)")
+            sent.append((id, file))
+        }
+        for file in Self.usable.prefix(2) { await send(file) }
+        try rig.pg.stop()
+        for file in Self.usable { await send(file) }
+        try rig.pg.start()
+        #expect(try await Self.waitUntil(30) { Self.jobs(queue) == 0 }, "the queue drains once PostgreSQL is back")
+        for (id, file) in sent {
+            let rows = try await rig.rows(id)
+            #expect(rows.count == 1, "\(file): recorded exactly once")
+            #expect(Self.object(rows.first?[5] ?? nil)?["label"] as? String == expected(file))
+            let stored = try await rig.object(rows.first?[6] ?? "")
+            #expect(stored == LambdaRuntimeTests.jpeg(file), "\(file): the image is stored byte for byte")
+        }
+        #expect(try await rig.count() == sent.count)
+        await LambdaRuntimeTests.stop(process)
+        await api.stop()
     }
 
     @Test func bestEffortKeepsAnsweringQueuesAndDrainsExactlyOnce() async throws {
