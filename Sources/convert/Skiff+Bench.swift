@@ -18,7 +18,7 @@ extension Skiff {
         @Option(help: "Warm runs to time (after the first).")
         var runs: Int = 20
 
-        @Option(help: "Threads for the engine and OpenBLAS (default: all cores).")
+        @Option(help: "Threads for the engine (default: the CPUs this process may use — its affinity, capped by the cgroup CPU quota).")
         var threads: Int?
 
         @Flag(help: "Use only the reference kernels (the slow, obviously-correct definitions).")
@@ -49,7 +49,13 @@ extension Skiff {
         }
 
         func run() throws {
-            if let threads { Engine.setThreads(threads) }
+            let budget = CPUBudget.current
+            if let threads {
+                Engine.setThreads(threads)
+                if threads > budget.threads {
+                    FileHandle.standardError.write(Data("skiff: warning: --threads \(threads) is more than this process may use: \(budget); threads beyond it wait for each other\n".utf8))
+                }
+            }
             let clock = ContinuousClock()
             let t0 = clock.now
             let file = try SkiffFile(path: model)
@@ -79,7 +85,7 @@ extension Skiff {
             func pct(_ p: Double) -> Double { times[min(times.count - 1, Int((Double(times.count - 1) * p).rounded()))] }
             let median = pct(0.5)
             let report = Report(
-                model: model, batch: batch, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, kernels: reference ? "reference" : "fast",
+                model: model, batch: batch, threads: threads ?? budget.threads, kernels: reference ? "reference" : "fast",
                 loadMilliseconds: Self.ms(load), firstRunMilliseconds: Self.ms(first),
                 warmMilliseconds: ["min": times[0], "median": median, "p90": pct(0.9)],
                 imagesPerSecond: (Double(batch) / (median / 1000) * 10).rounded() / 10,

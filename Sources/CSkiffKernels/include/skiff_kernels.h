@@ -37,4 +37,7 @@ unsigned int skiff_crc32c_hw(unsigned int state, const void *p, size_t n);
 typedef void (*skiff_task_fn)(void *ctx, int index);
 int skiff_pool_start(int threads);
 void skiff_pool_run(skiff_task_fn fn, void *ctx, int count);
+/// CPUs in this process's affinity mask, or 0 when unknown.
+int skiff_affinity_count(void);
+
 #endif

@@ -11,10 +11,11 @@ enum FastKernels {
     /// cost of waking a second thread (~10–20 µs) outweighs the gain under it.
     static let parallelThreshold = 1 << 16
 
-    /// Threads for the engine's own parallel loops (OpenBLAS itself runs single-threaded inside them).
+    /// Threads for the engine's own parallel loops (OpenBLAS itself runs single-threaded inside them): by
+    /// default what the process may really use (`CPUBudget`: affinity and cgroup quota).
     nonisolated(unsafe) static var threads: Int = {
         BLAS.setThreads(1)
-        return ProcessInfo.processInfo.activeProcessorCount
+        return CPUBudget.current.threads
     }()
 
     /// The worker pool (CSkiffKernels/pool.c), started on first use with `threads` − 1 workers.
