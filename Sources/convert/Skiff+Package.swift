@@ -163,6 +163,9 @@ extension Skiff.Package {
         @Option(name: .customLong("registry-user"), help: "With --push: the registry user name (the password comes from $SKIFF_REGISTRY_PASSWORD, never the command line).")
         var registryUser: String?
 
+        @Flag(name: .customLong("create-repository"), help: "With --push to ECR: create the repository if it does not exist.")
+        var createRepository = false
+
         @Option(help: "With --image: the runtime executable to ship (default: this skiff), checked against --arch by its ELF header.")
         var runtime: String?
 
@@ -182,6 +185,7 @@ extension Skiff.Package {
             if model == nil && recipeFile == nil && modelSource == nil { throw ValidationError("give --model (a recipe or a .skiff file), --recipe FILE or --model-source s3://…") }
             if model != nil && recipeFile != nil { throw ValidationError("give --model or --recipe FILE, not both") }
             if !image && (push != nil || runtime != nil || registryUser != nil) { throw ValidationError("--push, --runtime and --registry-user go with --image") }
+            if createRepository && push == nil { throw ValidationError("--create-repository goes with --push to an ECR registry") }
             if image && prebuilt { throw ValidationError("--image already ships a prebuilt runtime; drop --prebuilt") }
         }
 

@@ -46,10 +46,23 @@ extension Skiff.Package.LambdaContextCommand {
                 guard let password = env["SKIFF_REGISTRY_PASSWORD"] else { throw ValidationError("--registry-user needs the password in $SKIFF_REGISTRY_PASSWORD") }
                 credentials = .init(username: user, password: password)
             }
-            let client = RegistryClient(credentials: credentials)
+            // ECR: registry credentials from GetAuthorizationToken, signed with the AWS credential chain.
+            let ecrRegion = ECRClient.region(ofRegistry: ref.host)
+            if createRepository && ecrRegion == nil { throw ValidationError("--create-repository works with ECR registries (ACCOUNT.dkr.ecr.REGION.amazonaws.com), not \(ref.host)") }
+            let ecr = try ecrRegion.map { try ECRClient(region: $0, credentials: AWSCredentials.resolve(environment: env)) }
             let quiet = global.json
+            let (create, explicitUser) = (createRepository, registryUser != nil)
             nonisolated(unsafe) var report: RegistryClient.Report?
+            nonisolated(unsafe) var creds = credentials
             let outcome = blockingAwait {
+                if let ecr {
+                    defer { Task { await ecr.shutdown() } }
+                    if create, try await ecr.createRepository(ref.repository), !quiet {
+                        FileHandle.standardError.write(Data("… created ECR repository \(ref.repository)\n".utf8))
+                    }
+                    if !explicitUser { creds = try await ecr.authorization() }
+                }
+                let client = RegistryClient(credentials: creds)
                 defer { Task { await client.shutdown() } }
                 report = try await client.push(image, to: ref) { line in if !quiet { FileHandle.standardError.write(Data("… \(line)\n".utf8)) } }
             }

@@ -224,3 +224,33 @@ struct Tool {
         #expect(bad.status == 2 && bad.stderr.contains("is not an image reference"), "\(bad.stderr)")
     }
 }
+
+/// The ECR calls of `--push` to ECR, against moto_server with authentication on (signatures checked).
+@Suite struct ECRTests {
+    @Test func registryHostsNameTheirRegion() {
+        #expect(ECRClient.region(ofRegistry: "123456789012.dkr.ecr.eu-west-1.amazonaws.com") == "eu-west-1")
+        #expect(ECRClient.region(ofRegistry: "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn") == "cn-north-1")
+        #expect(ECRClient.region(ofRegistry: "127.0.0.1:5000") == nil)
+        #expect(ECRClient.region(ofRegistry: "ghcr.io") == nil)
+    }
+
+    @Test func tokensAndRepositoriesThroughSignedCalls() async throws {
+        let moto = try MotoServer()
+        let env = ["AWS_ENDPOINT_URL_ECR": moto.endpoint, "AWS_ENDPOINT_URL": "http://127.0.0.1:1"]
+        let ecr = try ECRClient(region: "us-east-1", credentials: moto.credentials, environment: env)
+        #expect(ecr.endpoint.absoluteString == moto.endpoint, "the ECR-specific variable wins")
+        do {
+            let creds = try await ecr.authorization()
+            #expect(creds.username == "AWS" && !creds.password.isEmpty)
+            #expect(try await ecr.createRepository("classifier") == true)
+            #expect(try await ecr.createRepository("classifier") == false, "an existing repository is fine")
+        } catch {
+            Issue.record("\(error)")
+        }
+        await ecr.shutdown()
+
+        let forged = try ECRClient(region: "us-east-1", credentials: AWSCredentials(accessKeyID: moto.accessKey, secretAccessKey: "wrong"), environment: env)
+        await #expect(throws: (any Error).self) { _ = try await forged.authorization() }
+        await forged.shutdown()
+    }
+}

@@ -35,7 +35,7 @@ final class MotoServer: @unchecked Sendable {
             import boto3, json
             iam = boto3.client("iam", endpoint_url="http://127.0.0.1:\(port)", region_name="us-east-1", aws_access_key_id="setup", aws_secret_access_key="setup")
             iam.create_user(UserName="skiff")
-            iam.put_user_policy(UserName="skiff", PolicyName="s3", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
+            iam.put_user_policy(UserName="skiff", PolicyName="s3", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:*", "ecr:*"], "Resource": "*"}]}))
             k = iam.create_access_key(UserName="skiff")["AccessKey"]
             print(k["AccessKeyId"], k["SecretAccessKey"])
             """]
