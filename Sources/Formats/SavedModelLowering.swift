@@ -26,6 +26,22 @@ struct Lowering {
 
     func fail(_ m: String) -> FormatsError { FormatsError(.graphInvalid, m, file: file) }
 
+    /// A constant read as a shape, axis, size or index: refused unless it is a whole number of sensible size
+    /// (NaN, infinities and values past ±2^40 would trap Int conversion or every size computed from them).
+    func whole(_ v: Double) throws -> Int {
+        guard v.isFinite, v == v.rounded(), abs(v) <= Double(1 << 40) else {
+            throw fail("a constant used as a shape, axis or index holds \(v), which is not a whole number below 2^40")
+        }
+        return Int(v)
+    }
+
+    /// A 4-element NHWC attribute (`strides`, `dilations`, `ksize`), or its default.
+    func nhwc(_ n: TFNode, _ key: String) throws -> [Int] {
+        guard let v = n.attrs[key]?.ints else { return [1, 1, 1, 1] }
+        guard v.count == 4 else { throw fail("\(n.op) '\(n.name)' has \(key) \(v); expected 4 values (NHWC)") }
+        return v
+    }
+
     mutating func lower(signature name: String) throws -> LoweredModel {
         guard let sig = model.signatures[name] else {
             throw FormatsError(.manifestInvalid, "has no signature '\(name)' (it has: \(model.signatures.keys.sorted().joined(separator: ", ")))", file: file)
@@ -235,35 +251,35 @@ struct Lowering {
         let name = String((scope + "/" + n.name).split(separator: "/").suffix(3).joined(separator: "/"))
         switch n.op {
         case "Conv2D":
-            let strides = n.attrs["strides"]?.ints ?? [1, 1, 1, 1], dil = n.attrs["dilations"]?.ints ?? [1, 1, 1, 1]
+            let strides = try nhwc(n, "strides"), dil = try nhwc(n, "dilations")
             guard (n.attrs["data_format"]?.string ?? "NHWC") == "NHWC" else { throw fail("Conv2D '\(n.name)' is not NHWC") }
             var attrs: [String: Attribute] = ["strides": .ints([strides[1], strides[2]]), "dilations": .ints([dil[1], dil[2]])]
             attrs.merge(try window(n)) { _, new in new }
             return [.ir(try b.add(.conv2d, name, [try ir(ins[0], name + "/x"), try ir(ins[1], name + "/kernel")], attrs))]
         case "DepthwiseConv2dNative":
-            let strides = n.attrs["strides"]?.ints ?? [1, 1, 1, 1], dil = n.attrs["dilations"]?.ints ?? [1, 1, 1, 1]
+            let strides = try nhwc(n, "strides"), dil = try nhwc(n, "dilations")
             guard let k = constIn(1), k.shape.count == 4, k.shape[3] == 1 else { throw fail("DepthwiseConv2dNative '\(n.name)' needs a constant filter with channel multiplier 1") }
             var attrs: [String: Attribute] = ["strides": .ints([strides[1], strides[2]]), "dilations": .ints([dil[1], dil[2]])]
             attrs.merge(try window(n)) { _, new in new }
             return [.ir(try b.add(.depthwiseConv2d, name, [try ir(ins[0], name + "/x"), b.constant(name + "/kernel", shape: k.shape, values: float(k))], attrs))]
         case "MaxPool", "AvgPool":
-            let k = n.attrs["ksize"]?.ints ?? [1, 1, 1, 1], st = n.attrs["strides"]?.ints ?? [1, 1, 1, 1]
+            let k = try nhwc(n, "ksize"), st = try nhwc(n, "strides")
             var attrs: [String: Attribute] = ["kernel": .ints([k[1], k[2]]), "strides": .ints([st[1], st[2]])]
             attrs.merge(try window(n)) { _, new in new }
             return [.ir(try b.add(n.op == "MaxPool" ? .maxPool2d : .avgPool2d, name, [try ir(ins[0], name + "/x")], attrs))]
         case "Pad", "PadV2", "MirrorPad":
             guard let p = constIn(1) else { throw fail("\(n.op) '\(n.name)' has non-constant paddings") }
-            var attrs: [String: Attribute] = ["pads": .ints(p.values.map { Int($0) })]
+            var attrs: [String: Attribute] = ["pads": .ints(try p.values.map { try whole($0) })]
             if n.op == "MirrorPad" { attrs["mode"] = .string((n.attrs["mode"]?.string ?? "REFLECT").lowercased()) }
             if n.op == "PadV2", let v = constIn(2)?.values.first { attrs["value"] = .float(v) }
             return [.ir(try b.add(.pad, name, [try ir(ins[0], name + "/x")], attrs))]
         case "ConcatV2":
-            guard let axis = constIn(ins.count - 1)?.values.first.map({ Int($0) }) else { throw fail("ConcatV2 '\(n.name)' has a non-constant axis") }
+            guard let axis = try constIn(ins.count - 1)?.values.first.map({ try whole($0) }) else { throw fail("ConcatV2 '\(n.name)' has a non-constant axis") }
             let parts = try ins.dropLast().enumerated().map { i, v in try ir(v, name + "/in\(i)") }
             return [.ir(try b.add(.concat, name, parts, ["axis": .int(axis)]))]
         case "Transpose":
             guard let perm = constIn(1) else { throw fail("Transpose '\(n.name)' has a non-constant permutation") }
-            return [.ir(try b.add(.transpose, name, [try ir(ins[0], name + "/x")], ["perm": .ints(perm.values.map { Int($0) })]))]
+            return [.ir(try b.add(.transpose, name, [try ir(ins[0], name + "/x")], ["perm": .ints(try perm.values.map { try whole($0) })]))]
         case "MatMul":
             if n.attrs["transpose_a"]?.bool != true, n.attrs["transpose_b"]?.bool != true, let k = constIn(1) {
                 return [.ir(try b.add(.dense, name, [try ir(ins[0], name + "/x"), b.constant(name + "/kernel", shape: k.shape, values: float(k))]))]
@@ -282,7 +298,7 @@ struct Lowering {
         case "ResizeBilinear", "ResizeNearestNeighbor":
             guard let size = constIn(1), size.values.count == 2 else { throw fail("\(n.op) '\(n.name)' resizes to a size that is not a constant") }
             return [.ir(try b.add(.resize, name, [try ir(ins[0], name + "/x")], [
-                "size": .ints(size.values.map { Int($0) }), "method": .string(n.op == "ResizeBilinear" ? "bilinear" : "nearest"),
+                "size": .ints(try size.values.map { try whole($0) }), "method": .string(n.op == "ResizeBilinear" ? "bilinear" : "nearest"),
                 "align_corners": .bool(n.attrs["align_corners"]?.bool ?? false), "half_pixel_centers": .bool(n.attrs["half_pixel_centers"]?.bool ?? false)]))]
         case "Conv2DBackpropInput":
             return [.ir(try convTranspose(n, ins, name))]
@@ -302,10 +318,10 @@ struct Lowering {
             guard let axes = constIn(1) else { throw fail("\(n.op) '\(n.name)' has non-constant axes") }
             let f = ["Mean": "mean", "Max": "max", "Sum": "sum"][n.op]!
             return [.ir(try b.add(.reduce, name, [try ir(ins[0], name + "/x")],
-                                  ["function": .string(f), "axes": .ints(axes.values.map { Int($0) }), "keepdims": .bool(n.attrs["keep_dims"]?.bool ?? false)]))]
+                                  ["function": .string(f), "axes": .ints(try axes.values.map { try whole($0) }), "keepdims": .bool(n.attrs["keep_dims"]?.bool ?? false)]))]
         case "Reshape":
             guard let s = constIn(1) else { throw fail("Reshape '\(n.name)' has a non-constant shape") }
-            return [.ir(try b.add(.reshape, name, [try ir(ins[0], name + "/x")], ["shape": .ints(s.values.map { Int($0) })]))]
+            return [.ir(try b.add(.reshape, name, [try ir(ins[0], name + "/x")], ["shape": .ints(try s.values.map { try whole($0) })]))]
         case "Squeeze", "ExpandDims":
             let x = try ir(ins[0], name + "/x")
             let dims = b.shape(of: x)
@@ -315,7 +331,7 @@ struct Lowering {
                 let axes = Set((n.attrs["squeeze_dims"]?.ints ?? []).map { $0 < 0 ? $0 + dims.count : $0 })
                 target = target.enumerated().filter { i, d in axes.isEmpty ? d != 1 : !axes.contains(i + 1) }.map(\.1)
             } else {
-                guard let a = constIn(1)?.values.first.map({ Int($0) }) else { throw fail("ExpandDims '\(n.name)' has a non-constant axis") }
+                guard let a = try constIn(1)?.values.first.map({ try whole($0) }) else { throw fail("ExpandDims '\(n.name)' has a non-constant axis") }
                 let axis = a < 0 ? a + dims.count + 1 : a
                 guard axis >= 1 else { throw fail("ExpandDims '\(n.name)' adds a batch axis") }
                 target.insert(1, at: axis - 1)
@@ -345,7 +361,7 @@ struct Lowering {
         guard ins.count == 3, case .const(let sizes) = ins[0], sizes.values.count == 4, case .const(let k) = ins[1], k.shape.count == 4 else {
             throw fail("Conv2DBackpropInput '\(n.name)' needs constant input_sizes and filter")
         }
-        let strides = n.attrs["strides"]?.ints ?? [1, 1, 1, 1], dil = n.attrs["dilations"]?.ints ?? [1, 1, 1, 1]
+        let strides = try nhwc(n, "strides"), dil = try nhwc(n, "dilations")
         let attrs = try window(n)
         guard attrs["padding"] != .string("explicit") else { throw fail("Conv2DBackpropInput '\(n.name)' uses EXPLICIT padding") }
         let x = try ir(ins[2], name + "/x")
@@ -355,7 +371,7 @@ struct Lowering {
         let outPad = try [(h, 1), (w, 2)].map { input, i in
             let kk = (k.shape[i - 1] - 1) * dil[i] + 1, s = strides[i]
             let natural = same ? input * s : input * s + max(kk - s, 0)
-            let p = Int(sizes.values[i]) - natural
+            let p = try whole(sizes.values[i]) - natural
             guard p >= 0, p < max(s, 1) || p == 0 else { throw fail("Conv2DBackpropInput '\(n.name)' asks for size \(Int(sizes.values[i])) on axis \(i), which a stride-\(s) transposed convolution cannot give") }
             return p
         }
@@ -411,7 +427,7 @@ struct Lowering {
         for i in 0..<spec {
             if bit("ellipsis_mask", i) { axis += rank - (spec - 1); continue }
             guard axis < rank else { throw fail("StridedSlice '\(n.name)' indexes \(spec) axes of a rank-\(rank) tensor") }
-            let (bv, ev, sv) = (Int(bg.values[i]), Int(en.values[i]), Int(st.values[i]))
+            let (bv, ev, sv) = (try whole(bg.values[i]), try whole(en.values[i]), try whole(st.values[i]))
             guard sv >= 1 else { throw fail("StridedSlice '\(n.name)' has stride \(sv); Skiff slices with positive strides") }
             strides[axis] = sv
             if bit("shrink_axis_mask", i) {
@@ -449,12 +465,12 @@ struct Lowering {
                 throw fail("StridedSlice '\(n.name)' is only folded on 1-D shape vectors")
             }
             guard (n.attrs["ellipsis_mask"]?.int ?? 0) == 0, (n.attrs["new_axis_mask"]?.int ?? 0) == 0 else { throw fail("StridedSlice '\(n.name)' uses ellipsis/new-axis masks") }
-            let count = c[0].values.count, stride = Int(c[3].values[0])
+            let count = c[0].values.count, stride = try whole(c[3].values[0])
             guard stride == 1 else { throw fail("StridedSlice '\(n.name)' has stride \(stride)") }
             func clampIndex(_ v: Int) -> Int { min(max(v < 0 ? v + count : v, 0), count) }
-            var begin = (n.attrs["begin_mask"]?.int ?? 0) & 1 != 0 ? 0 : clampIndex(Int(c[1].values[0]))
-            var end = (n.attrs["end_mask"]?.int ?? 0) & 1 != 0 ? count : clampIndex(Int(c[2].values[0]))
-            if (n.attrs["shrink_axis_mask"]?.int ?? 0) & 1 != 0 { begin = clampIndex(Int(c[1].values[0])); end = begin + 1 }
+            var begin = (n.attrs["begin_mask"]?.int ?? 0) & 1 != 0 ? 0 : clampIndex(try whole(c[1].values[0]))
+            var end = (n.attrs["end_mask"]?.int ?? 0) & 1 != 0 ? count : clampIndex(try whole(c[2].values[0]))
+            if (n.attrs["shrink_axis_mask"]?.int ?? 0) & 1 != 0 { begin = clampIndex(try whole(c[1].values[0])); end = begin + 1 }
             guard begin <= end, end <= count else { return TFTensor(dtype: c[0].dtype, shape: [0], values: []) }
             let v = Array(c[0].values[begin..<end])
             let shrink = (n.attrs["shrink_axis_mask"]?.int ?? 0) & 1 != 0
@@ -489,7 +505,7 @@ struct Lowering {
         case "Neg": return un { -$0 }
         case "Reshape":
             guard c.count == 2 else { return nil }
-            var shape = c[1].values.map { Int($0) }
+            var shape = try c[1].values.map { try whole($0) }
             if let i = shape.firstIndex(of: -1) { shape[i] = c[0].values.count / max(1, shape.filter { $0 != -1 }.reduce(1, *)) }
             guard shape.reduce(1, *) == c[0].values.count else { throw fail("Reshape '\(n.name)' cannot give \(c[0].values.count) values the shape \(shape)") }
             return TFTensor(dtype: c[0].dtype, shape: shape, values: c[0].values)
@@ -497,7 +513,7 @@ struct Lowering {
             let axes = Set((n.attrs["squeeze_dims"]?.ints ?? []).map { $0 < 0 ? $0 + c[0].shape.count : $0 })
             return TFTensor(dtype: c[0].dtype, shape: c[0].shape.enumerated().filter { i, d in axes.isEmpty ? d != 1 : !axes.contains(i) }.map(\.1), values: c[0].values)
         case "ExpandDims":
-            guard c.count == 2, let a = c[1].values.first.map({ Int($0) }) else { return nil }
+            guard c.count == 2, let a = try c[1].values.first.map({ try whole($0) }) else { return nil }
             var shape = c[0].shape
             shape.insert(1, at: a < 0 ? a + shape.count + 1 : a)
             return TFTensor(dtype: c[0].dtype, shape: shape, values: c[0].values)

@@ -116,6 +116,19 @@ import TestSupport
         #expect(e?.message.contains("TF1") == false)
     }
 
+    /// Constants used as sizes, axes or permutations must be whole numbers: NaN, ±∞ or 1e30 once trapped the
+    /// Int conversion (a crash, not an error).
+    @Test(arguments: [Float.nan, .infinity, 1e30, 2.5])
+    func constantsUsedAsShapesMustBeWholeNumbers(_ bad: Float) throws {
+        for (op, values, shape) in [("Pad", [0, 0, bad, 1] as [Float], [2, 2]), ("Transpose", [1, bad], [2]), ("Reshape", [bad, 2], [2])] {
+            let dir = try CraftedSavedModel(nodes: [
+                .init("c", "Const", constant: (values, shape)),
+                .init("y", op, ["x", "c"]),
+            ], output: "y:0").write()
+            expectFormatsError(.graphInvalid, "saved_model.pb", "not a whole number below 2^40") { try SavedModelReader.read(directory: dir) }
+        }
+    }
+
     @Test func aFunctionThatCallsItselfIsBounded() throws {
         let dir = try CraftedSavedModel(nodes: [.init("call", "PartitionedCall", ["x"], function: "f")], output: "call:0",
                                         functions: [.init("f", input: "a", output: "out", body: [.init("again", "PartitionedCall", ["a"], function: "f")], returns: "again:output:0")]).write()

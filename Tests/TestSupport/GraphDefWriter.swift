@@ -25,6 +25,12 @@ public struct ProtobufWriter {
 
     public mutating func string(_ field: Int, _ value: String) { bytes(field, Array(value.utf8)) }
 
+    /// A fixed32 field (wire type 5), e.g. one repeated float.
+    public mutating func float(_ field: Int, _ value: Float) {
+        varint(UInt64(field << 3 | 5))
+        withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes += $0 }
+    }
+
     public mutating func message(_ field: Int, _ build: (inout ProtobufWriter) -> Void) {
         var m = ProtobufWriter()
         build(&m)
@@ -39,8 +45,10 @@ public struct CraftedSavedModel {
         public var name: String, op: String, inputs: [String]
         /// The function a (Stateful)PartitionedCall calls (attribute `f`).
         public var function: String?
-        public init(_ name: String, _ op: String, _ inputs: [String] = [], function: String? = nil) {
-            self.name = name; self.op = op; self.inputs = inputs; self.function = function
+        /// A `Const` node's float value and shape (attributes `value` and `dtype`).
+        public var constant: (values: [Float], shape: [Int])?
+        public init(_ name: String, _ op: String, _ inputs: [String] = [], function: String? = nil, constant: (values: [Float], shape: [Int])? = nil) {
+            self.name = name; self.op = op; self.inputs = inputs; self.function = function; self.constant = constant
         }
     }
 
@@ -73,6 +81,19 @@ public struct CraftedSavedModel {
             node.string(1, n.name)
             node.string(2, n.op)
             for i in n.inputs { node.string(3, i) }
+            if let c = n.constant {
+                node.message(5) { entry in entry.string(1, "dtype"); entry.message(2) { $0.int(6, 1) } }
+                node.message(5) { entry in
+                    entry.string(1, "value")
+                    entry.message(2) { v in
+                        v.message(8) { t in
+                            t.int(1, 1)  // DT_FLOAT
+                            t.message(2) { shape in for d in c.shape { shape.message(2) { $0.int(1, d) } } }
+                            for x in c.values { t.float(5, x) }
+                        }
+                    }
+                }
+            }
             if let f = n.function {
                 node.message(5) { entry in entry.string(1, "f"); entry.message(2) { v in v.message(10) { $0.string(1, f) } } }
             }
