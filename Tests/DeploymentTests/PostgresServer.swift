@@ -107,9 +107,22 @@ final class PostgresServer: @unchecked Sendable {
     func query(_ sql: PostgresQuery) async throws -> [[String?]] {
         var logger = Logger(label: "test.pg")
         logger.logLevel = .critical
-        let c = try await PostgresConnection.connect(
-            configuration: .init(host: "127.0.0.1", port: port, username: user, password: password, database: database, tls: .disable),
-            id: 1, logger: logger)
+        // Right after a (re)start the server may still be recovering ("the database system is starting up")
+        // although its socket is there: retry the connection for a while.
+        var attempt = 0
+        var connection: PostgresConnection?
+        while connection == nil {
+            do {
+                connection = try await PostgresConnection.connect(
+                    configuration: .init(host: "127.0.0.1", port: port, username: user, password: password, database: database, tls: .disable),
+                    id: 1, logger: logger)
+            } catch {
+                attempt += 1
+                if attempt >= 100 { throw error }
+                try await Task.sleep(nanoseconds: 100_000_000)
+            }
+        }
+        let c = connection!
         do {
             var rows: [[String?]] = []
             for try await row in try await c.query(sql, logger: logger) {
