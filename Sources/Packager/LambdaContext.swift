@@ -467,15 +467,7 @@ public struct LambdaContext: Sendable {
     public func write(to directory: String, model: String?, recipe: String?, sourceRoot: String?,
                       runtimeFiles: [String: String] = [:], replace: Bool = false) throws -> Manifest {
         let fm = FileManager.default
-        let target = URL(fileURLWithPath: directory).standardizedFileURL
-        if fm.fileExists(atPath: target.path) && !replace {
-            throw FormatsError(.io, "already exists; choose another -o or pass --force to replace it", file: target.path)
-        }
-        let parent = target.deletingLastPathComponent()
-        try fm.createDirectory(at: parent, withIntermediateDirectories: true)
-        let staging = parent.appendingPathComponent(".\(target.lastPathComponent).partial-\(ProcessInfo.processInfo.processIdentifier)")
-        try? fm.removeItem(at: staging)
-        do {
+        return try StagedDirectory.write(to: directory, replace: replace) { staging in
             try fm.createDirectory(at: staging.appendingPathComponent("runtime"), withIntermediateDirectories: true)
             func text(_ name: String, _ content: String, executable: Bool = false) throws {
                 let url = staging.appendingPathComponent(name)
@@ -510,12 +502,7 @@ public struct LambdaContext: Sendable {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             try encoder.encode(manifest).write(to: staging.appendingPathComponent("manifest.json"))
-            if fm.fileExists(atPath: target.path) { try fm.removeItem(at: target) }
-            try fm.moveItem(at: staging, to: target)
             return manifest
-        } catch {
-            try? fm.removeItem(at: staging)
-            throw error
         }
     }
 

@@ -131,19 +131,6 @@ public final class Classifier: @unchecked Sendable {
         do { return try model.run(feeds) } catch { throw ServingError(.internal, "inference failed: \(error)") }
     }
 
-    public struct Result: Sendable {
-        public var predictions: [[ScoredClass]]
-        public var decodeMilliseconds: Double
-        public var inferenceMilliseconds: Double
-    }
-
-    /// Top-k labelled classes for each image.
-    public func classify(_ images: [[UInt8]], top: Int) throws -> Result {
-        let r = try runImages(images)
-        guard let result = r.outputs[output] else { throw ServingError(.internal, "the model produced no output '\(output)'") }
-        return Result(predictions: topK(result, count: images.count, top: top), decodeMilliseconds: r.decodeMilliseconds, inferenceMilliseconds: r.inferenceMilliseconds)
-    }
-
     public func topK(_ result: Tensor, count: Int, top: Int) -> [[ScoredClass]] {
         let classes = result.count / max(count, 1)
         let k = max(1, min(top, classes))

@@ -94,15 +94,28 @@ public struct SigV4: Sendable {
 
     static func hex<D: Sequence>(_ d: D) -> String where D.Element == UInt8 { d.map { String(format: "%02x", $0) }.joined() }
 
-    /// Adds `x-amz-date`, `x-amz-content-sha256`, the session token and `Authorization` to `headers`.
-    /// `path` is the already-encoded canonical URI; `query` the decoded parameters.
-    public func sign(method: String, host: String, path: String, query: [(String, String)], headers: inout [(String, String)],
-                     payloadSHA256: String, date: Date = Date()) {
+    /// `yyyyMMddTHHmmssZ` in UTC.
+    static func amzDate(_ date: Date) -> String {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")
         formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
-        let amzDate = formatter.string(from: date)
+        return formatter.string(from: date)
+    }
+
+    /// The hex signature of `toSign` with the key derived for `day`, this region and this service.
+    func signature(day: String, _ toSign: String) -> String {
+        func hmac(_ key: [UInt8], _ s: String) -> [UInt8] { Array(HMAC<SHA256>.authenticationCode(for: Array(s.utf8), using: SymmetricKey(data: key))) }
+        var key = hmac(Array("AWS4\(credentials.secretAccessKey)".utf8), day)
+        for part in [region, service, "aws4_request"] { key = hmac(key, part) }
+        return Self.hex(hmac(key, toSign))
+    }
+
+    /// Adds `x-amz-date`, `x-amz-content-sha256`, the session token and `Authorization` to `headers`.
+    /// `path` is the already-encoded canonical URI; `query` the decoded parameters.
+    public func sign(method: String, host: String, path: String, query: [(String, String)], headers: inout [(String, String)],
+                     payloadSHA256: String, date: Date = Date()) {
+        let amzDate = Self.amzDate(date)
         let day = String(amzDate.prefix(8))
         headers.append(("x-amz-date", amzDate))
         headers.append(("x-amz-content-sha256", payloadSHA256))
@@ -116,12 +129,7 @@ public struct SigV4: Sendable {
         let canonical = [method, path, canonicalQuery, canonicalHeaders, signedHeaders, payloadSHA256].joined(separator: "\n")
         let scope = "\(day)/\(region)/\(service)/aws4_request"
         let toSign = ["AWS4-HMAC-SHA256", amzDate, scope, Self.hex(SHA256.hash(data: Array(canonical.utf8)))].joined(separator: "\n")
-        func hmac(_ key: [UInt8], _ s: String) -> [UInt8] { Array(HMAC<SHA256>.authenticationCode(for: Array(s.utf8), using: SymmetricKey(data: key))) }
-        var key = hmac(Array("AWS4\(credentials.secretAccessKey)".utf8), day)
-        key = hmac(key, region)
-        key = hmac(key, service)
-        key = hmac(key, "aws4_request")
-        let signature = Self.hex(hmac(key, toSign))
+        let signature = signature(day: day, toSign)
         headers.append(("Authorization", "AWS4-HMAC-SHA256 Credential=\(credentials.accessKeyID)/\(scope), SignedHeaders=\(signedHeaders), Signature=\(signature)"))
     }
 }
@@ -130,11 +138,7 @@ extension SigV4 {
     /// A presigned GET's query string (SigV4 in the query, only `host` signed, empty payload), ending with
     /// `X-Amz-Signature`. `host` includes a non-default port.
     public func presignedQuery(host: String, path: String = "/", query: [(String, String)], expires: Int, date: Date = Date()) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
-        let amzDate = formatter.string(from: date)
+        let amzDate = Self.amzDate(date)
         let day = String(amzDate.prefix(8))
         let scope = "\(day)/\(region)/\(service)/aws4_request"
         var params = query + [("X-Amz-Algorithm", "AWS4-HMAC-SHA256"), ("X-Amz-Credential", "\(credentials.accessKeyID)/\(scope)"),
@@ -143,10 +147,7 @@ extension SigV4 {
         let canonicalQuery = params.map { (Self.encode($0.0), Self.encode($0.1)) }.sorted { $0 < $1 }.map { "\($0.0)=\($0.1)" }.joined(separator: "&")
         let canonical = ["GET", path, canonicalQuery, "host:\(host)\n", "host", Self.hex(SHA256.hash(data: [UInt8]()))].joined(separator: "\n")
         let toSign = ["AWS4-HMAC-SHA256", amzDate, scope, Self.hex(SHA256.hash(data: Array(canonical.utf8)))].joined(separator: "\n")
-        func hmac(_ key: [UInt8], _ s: String) -> [UInt8] { Array(HMAC<SHA256>.authenticationCode(for: Array(s.utf8), using: SymmetricKey(data: key))) }
-        var key = hmac(Array("AWS4\(credentials.secretAccessKey)".utf8), day)
-        for part in [region, service, "aws4_request"] { key = hmac(key, part) }
-        return canonicalQuery + "&X-Amz-Signature=" + Self.hex(hmac(key, toSign))
+        return canonicalQuery + "&X-Amz-Signature=" + signature(day: day, toSign)
     }
 
     /// An RDS IAM database authentication token for `user` at `host:port` (valid 15 minutes), used as the password.

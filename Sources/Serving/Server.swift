@@ -345,11 +345,11 @@ public final class SkiffServer: Sendable {
         guard let list = (object["examples"] ?? object["instances"])?.array, !list.isEmpty else {
             throw ServingError(.badRequest, "expected \"examples\": [{\"b64\": …}, …]")
         }
-        let images = try list.enumerated().map { i, v in try ImageRequest.imageBytes(v, field: "examples[\(i)]") }
+        let images = try list.enumerated().map { i, v in Classifier.NamedImage(name: "examples[\(i)]", bytes: try ImageRequest.imageBytes(v, field: "examples[\(i)]")) }
         let k = topK ?? object["top_k"]?.int ?? options.topK
-        let result = try await infer { try model.classify(images, top: k) }
-        let rows = result.predictions.map { top in
-            "[" + top.map { "[\(TensorJSON.quote($0.label ?? String($0.index))),\($0.score)]" }.joined(separator: ",") + "]"
+        let report = try await infer { try model.predict(images, top: k) }
+        let rows = report.predictions.map { p in
+            "[" + (p.top_k ?? []).map { "[\(TensorJSON.quote($0.label ?? String($0.index))),\($0.score)]" }.joined(separator: ",") + "]"
         }
         return #"{"results":[\#(rows.joined(separator: ","))]}"#
     }

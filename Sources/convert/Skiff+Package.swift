@@ -268,25 +268,38 @@ extension Skiff.Package {
             guard host == arch else { throw ValidationError("--prebuilt copies this machine's \(host) binary, but the target is \(arch); drop --prebuilt to build from source") }
             let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
             var files = ["skiff": exe]
-            let ldd = Process()
-            ldd.executableURL = URL(fileURLWithPath: "/usr/bin/ldd")
-            ldd.arguments = [exe]
-            let pipe = Pipe()
-            ldd.standardOutput = pipe
-            ldd.standardError = FileHandle.nullDevice
-            try ldd.run()
-            let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            ldd.waitUntilExit()
-            guard ldd.terminationStatus == 0 else { throw ValidationError("ldd could not list the libraries of \(exe)") }
             let system = ["libc.so", "libm.so", "libdl.so", "libpthread.so", "librt.so", "ld-linux", "linux-vdso", "libresolv.so"]
-            for line in text.split(separator: "\n") {
-                let parts = line.split(separator: " ")
-                guard let arrow = parts.firstIndex(of: "=>"), arrow + 1 < parts.count, parts[arrow + 1].hasPrefix("/") else { continue }
-                let name = String(parts[0].trimmingCharacters(in: .whitespaces))
-                if system.contains(where: { name.hasPrefix($0) }) { continue }
-                files["lib/" + name] = String(parts[arrow + 1])
+            for lib in try SharedLibraries.of(exe) where lib.name != nil && !system.contains(where: { lib.name!.hasPrefix($0) }) {
+                files["lib/" + lib.name!] = lib.path
             }
             return files
         }
+    }
+}
+
+/// The shared libraries a binary loads, as `ldd` lists them: the name it asks for (nil for the dynamic loader,
+/// which `ldd` lists by path only) and the file it resolves to.
+enum SharedLibraries {
+    static func of(_ path: String) throws -> [(name: String?, path: String)] {
+        let ldd = Process()
+        ldd.executableURL = URL(fileURLWithPath: "/usr/bin/ldd")
+        ldd.arguments = [path]
+        let pipe = Pipe()
+        ldd.standardOutput = pipe
+        ldd.standardError = FileHandle.nullDevice
+        try ldd.run()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        ldd.waitUntilExit()
+        guard ldd.terminationStatus == 0 else { throw ValidationError("ldd could not list the libraries of \(path)") }
+        var libraries: [(name: String?, path: String)] = []
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: " ").map { $0.trimmingCharacters(in: .whitespaces) }
+            if let arrow = parts.firstIndex(of: "=>"), arrow + 1 < parts.count, parts[arrow + 1].hasPrefix("/") {
+                libraries.append((parts[0], parts[arrow + 1]))
+            } else if let first = parts.first, first.hasPrefix("/") {
+                libraries.append((nil, first))
+            }
+        }
+        return libraries
     }
 }

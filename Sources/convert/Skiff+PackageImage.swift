@@ -27,7 +27,11 @@ extension Skiff.Package.LambdaContextCommand {
         let binary = scratch.appendingPathComponent("skiff").path
         try fm.copyItem(atPath: given, toPath: binary)
         LambdaContext.strip(binary)
-        let libraries = runtime == nil ? try Self.sharedLibraries(of: given) : try Self.sharedLibraries(of: given, requireHost: false)
+        // Every library it loads, the C library and the dynamic loader included: the image has nothing else.
+        let libraries: [String]
+        do { libraries = try SharedLibraries.of(given).map(\.path) } catch let e as ValidationError where runtime != nil {
+            throw ValidationError("\(e.message); --runtime must be a binary this machine can inspect, e.g. one built for its architecture")
+        }
         let spec = try LambdaImage.spec(architecture: architecture, runtime: binary, libraries: libraries,
                                         model: source == nil ? deployable?.path : nil, modelSource: source?.uri, topK: settings.topK)
         let image = try OCIImage(spec)
@@ -79,33 +83,5 @@ extension Skiff.Package.LambdaContextCommand {
             print("  pushed \(pushed.reference)@\(pushed.digest): \(pushed.uploaded.count) blobs uploaded (\(CLIOutput.bytes(pushed.bytesUploaded))), \(pushed.skipped.count) already there")
             print("  deploy: aws lambda create-function --function-name \(settings.name) --package-type Image --code ImageUri=\(pushed.reference.split(separator: ":").dropLast().joined(separator: ":"))@\(pushed.digest) --role ROLE_ARN --memory-size \(settings.memory) --timeout \(settings.timeout)\(architecture == "arm64" ? " --architectures arm64" : "")")
         }
-    }
-
-    /// Every shared library `path` loads, the C library and the dynamic loader included (the image has
-    /// nothing else), as absolute paths.
-    static func sharedLibraries(of path: String, requireHost: Bool = true) throws -> [String] {
-        let ldd = Process()
-        ldd.executableURL = URL(fileURLWithPath: "/usr/bin/ldd")
-        ldd.arguments = [path]
-        let pipe = Pipe()
-        ldd.standardOutput = pipe
-        ldd.standardError = FileHandle.nullDevice
-        try ldd.run()
-        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        ldd.waitUntilExit()
-        guard ldd.terminationStatus == 0 else {
-            if !requireHost { throw ValidationError("cannot list the shared libraries of \(path) on this machine (ldd failed); --runtime must be a binary this machine can inspect, e.g. one built for its architecture") }
-            throw ValidationError("ldd could not list the libraries of \(path)")
-        }
-        var libraries: [String] = []
-        for line in text.split(separator: "\n") {
-            let parts = line.split(separator: " ").map { $0.trimmingCharacters(in: .whitespaces) }
-            if let arrow = parts.firstIndex(of: "=>"), arrow + 1 < parts.count, parts[arrow + 1].hasPrefix("/") {
-                libraries.append(parts[arrow + 1])
-            } else if let first = parts.first, first.hasPrefix("/") {
-                libraries.append(first)  // the dynamic loader
-            }
-        }
-        return libraries
     }
 }

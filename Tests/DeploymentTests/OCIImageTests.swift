@@ -58,31 +58,9 @@ final class RegistryProcess: @unchecked Sendable {
     }
 }
 
-/// Runs a tool (skopeo, umoci, bwrap) and returns its exit status and output.
-struct Tool {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-
-    init(_ executable: String, _ args: [String]) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = [executable] + args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        nonisolated(unsafe) var e = Data()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async { e = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        p.waitUntilExit()
-        status = p.terminationStatus
-        stdout = String(decoding: o, as: UTF8.self)
-        stderr = String(decoding: e, as: UTF8.self)
-    }
+/// Runs a tool from PATH (skopeo, umoci) and collects its exit status and output.
+func tool(_ name: String, _ args: [String]) throws -> SkiffRun {
+    try SkiffRun(arguments: [name] + args, executable: "/usr/bin/env")
 }
 
 /// `skiff package lambda --image`: images built without Docker, checked by the tools people use — a
@@ -103,7 +81,7 @@ struct Tool {
         #expect(digest.hasPrefix("sha256:") && Self.json(b)?["digest"] as? String == digest)
         #expect(FileManager.default.contents(atPath: dir + "/a/index.json") == FileManager.default.contents(atPath: dir + "/b/index.json"))
         // A valid OCI layout: umoci unpacks it, verifying every layer against its diff_id.
-        let unpack = try Tool("umoci", ["unpack", "--rootless", "--image", dir + "/a:latest", dir + "/bundle"])
+        let unpack = try tool("umoci", ["unpack", "--rootless", "--image", dir + "/a:latest", dir + "/bundle"])
         #expect(unpack.status == 0, "\(unpack.stderr)")
         let fm = FileManager.default
         for path in ["var/runtime/skiff", "var/task/model.skiff", "tmp", "etc/ssl/certs/ca-certificates.crt"] {
@@ -130,20 +108,20 @@ struct Tool {
         #expect((pushed?["uploaded"] as? [String])?.count == 3, "config, runtime and model blobs: \(String(describing: pushed))")
 
         // skopeo reads it back: one architecture, two layers, the digest Skiff computed.
-        let inspect = try Tool("skopeo", ["inspect", "--tls-verify=false", "docker://" + ref])
+        let inspect = try tool("skopeo", ["inspect", "--tls-verify=false", "docker://" + ref])
         #expect(inspect.status == 0, "\(inspect.stderr)")
         let info = (try? JSONSerialization.jsonObject(with: Data(inspect.stdout.utf8))) as? [String: Any]
         #expect(info?["Digest"] as? String == digest)
         #expect(info?["Architecture"] as? String == "amd64" && info?["Os"] as? String == "linux")
         #expect((info?["Layers"] as? [String])?.count == 2)
-        let raw = try Tool("skopeo", ["inspect", "--raw", "--tls-verify=false", "docker://" + ref])
+        let raw = try tool("skopeo", ["inspect", "--raw", "--tls-verify=false", "docker://" + ref])
         #expect(raw.stdout.contains("application/vnd.oci.image.manifest.v1+json") && !raw.stdout.contains("image.index"), "a manifest, never an index")
 
         // Pull it as people would, unpack it (umoci checks diff_ids), and run its entrypoint under bwrap
         // against a Lambda Runtime API on 127.0.0.1.
-        let copy = try Tool("skopeo", ["copy", "--src-tls-verify=false", "docker://" + ref, "oci:\(dir)/pulled:1"])
+        let copy = try tool("skopeo", ["copy", "--src-tls-verify=false", "docker://" + ref, "oci:\(dir)/pulled:1"])
         #expect(copy.status == 0, "\(copy.stderr)")
-        let unpack = try Tool("umoci", ["unpack", "--rootless", "--image", "\(dir)/pulled:1", dir + "/bundle"])
+        let unpack = try tool("umoci", ["unpack", "--rootless", "--image", "\(dir)/pulled:1", dir + "/bundle"])
         #expect(unpack.status == 0, "\(unpack.stderr)")
         let runtimeConfig = try #require((try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/bundle/config.json")))) as? [String: Any])
         let args = try #require((runtimeConfig["process"] as? [String: Any])?["args"] as? [String])
@@ -205,7 +183,7 @@ struct Tool {
         let viaConfig = try SkiffRun(arguments: ["package", "lambda", "--model", model, "--image", "--push", "\(registry.host)/private/classifier:2"],
                                      environment: ["DOCKER_CONFIG": docker])
         #expect(viaConfig.status == 0, "\(viaConfig.stderr)")
-        let inspect = try Tool("skopeo", ["inspect", "--tls-verify=false", "--creds", "deployer:s3cret;\"quoted", "docker://\(registry.host)/private/classifier:2"])
+        let inspect = try tool("skopeo", ["inspect", "--tls-verify=false", "--creds", "deployer:s3cret;\"quoted", "docker://\(registry.host)/private/classifier:2"])
         #expect(inspect.status == 0, "\(inspect.stderr)")
     }
 

@@ -191,20 +191,7 @@ import Yams
         let png = try #require(PNGFixtures.index.images.first { $0.file == "camera_gray.png" })
         let probs = try png.grayProbs()
         let best = probs.indices.max { probs[$0] < probs[$1] }!
-        let artifacts = packageRoot + "/.build/test-artifacts"
-        try FileManager.default.createDirectory(atPath: artifacts, withIntermediateDirectories: true)
-        let screenshot = artifacts + "/upload-page-unlabelled.png"
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", packageRoot + "/Tests/DeploymentTests/browser_upload.py", server.base + "/", "gray", png.path, screenshot]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.standardError
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        while p.isRunning { try await Task.sleep(nanoseconds: 10_000_000) }
-        #expect(p.terminationStatus == 0, "the browser run failed (see stderr)")
-        let result = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+        let (result, _) = try await UploadPageBrowserTests.upload(server, model: "gray", image: png.path, screenshot: "upload-page-unlabelled.png")
         let rows = result?["rows"] as? [[String: Any]] ?? []
         #expect(rows.first?["label"] as? String == "class \(best)", "\(rows)")
         #expect(rows.allSatisfy { ($0["label"] as? String)?.hasPrefix("class ") == true })

@@ -342,19 +342,16 @@ enum TensorJSONText {
 
 /// The upload page in a real browser: headless Chromium (Debian's) driven over the DevTools protocol.
 @Suite struct UploadPageBrowserTests {
-    @Test func uploadingAJPEGShowsTheTopLabelsAsBars() async throws {
-        let dir = try temporaryDirectory()
-        let server = try ServeProcess([try ServeTests.imageModel(in: dir)])
-        let file = LambdaRuntimeTests.usable[1]
+    /// Drives headless Chromium through the upload page of `server` (browser_upload.py): picks `model`, uploads
+    /// `image`, saves a screenshot to .build/test-artifacts/`screenshot`, and returns the rendered rows and status.
+    static func upload(_ server: ServeProcess, model: String, image: String, screenshot name: String) async throws -> (result: [String: Any]?, screenshot: String) {
         let artifacts = packageRoot + "/.build/test-artifacts"
         try FileManager.default.createDirectory(atPath: artifacts, withIntermediateDirectories: true)
-        let screenshot = artifacts + "/upload-page.png"
+        let screenshot = artifacts + "/" + name
         try? FileManager.default.removeItem(atPath: screenshot)
-
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", packageRoot + "/Tests/DeploymentTests/browser_upload.py", server.base + "/", "classifier",
-                       ImageFixtures.directory + "/" + file, screenshot]
+        p.arguments = ["python3", packageRoot + "/Tests/DeploymentTests/browser_upload.py", server.base + "/", model, image, screenshot]
         let out = Pipe()
         p.standardOutput = out
         p.standardError = FileHandle.standardError
@@ -362,8 +359,14 @@ enum TensorJSONText {
         let data = out.fileHandleForReading.readDataToEndOfFile()
         while p.isRunning { try await Task.sleep(nanoseconds: 10_000_000) }
         #expect(p.terminationStatus == 0, "the browser run failed (see stderr)")
+        return (try JSONSerialization.jsonObject(with: data) as? [String: Any], screenshot)
+    }
 
-        let result = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+    @Test func uploadingAJPEGShowsTheTopLabelsAsBars() async throws {
+        let dir = try temporaryDirectory()
+        let server = try ServeProcess([try ServeTests.imageModel(in: dir)])
+        let file = LambdaRuntimeTests.usable[1]
+        let (result, screenshot) = try await Self.upload(server, model: "classifier", image: ImageFixtures.directory + "/" + file, screenshot: "upload-page.png")
         let rows = result?["rows"] as? [[String: Any]] ?? []
         let expected = ImageFixtures.index.images.first { $0.file == file }!.top5
         #expect(rows.compactMap { $0["label"] as? String } == expected)

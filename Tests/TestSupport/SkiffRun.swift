@@ -23,7 +23,7 @@ public struct SkiffRun: Sendable {
     /// - Parameters:
     ///   - environment: variables added to (or, with `cleanEnvironment`, replacing) the test's environment.
     ///   - directory: the working directory (default: the test's).
-    ///   - executable: another skiff binary (default: the built one).
+    ///   - executable: another skiff binary, or any program (default: the built skiff).
     public init(arguments args: [String], stdin: Data? = nil, environment: [String: String]? = nil, cleanEnvironment: Bool = false,
                 directory: String? = nil, executable: String? = nil) throws {
         let p = Process()

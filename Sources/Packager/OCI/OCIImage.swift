@@ -116,18 +116,9 @@ public struct OCIImage: Sendable {
     /// Writes an OCI image layout (`oci-layout`, `index.json`, `blobs/sha256/…`) with the manifest under `tag`.
     /// The folder appears complete or not at all (staging folder + rename); an existing one needs `replace`.
     public func writeLayout(to directory: String, tag: String, replace: Bool = false) throws {
-        let fm = FileManager.default
-        let target = URL(fileURLWithPath: directory).standardizedFileURL
-        if fm.fileExists(atPath: target.path) && !replace {
-            throw FormatsError(.io, "already exists; choose another -o or pass --force to replace it", file: target.path)
-        }
-        let parent = target.deletingLastPathComponent()
-        try fm.createDirectory(at: parent, withIntermediateDirectories: true)
-        let staging = parent.appendingPathComponent(".\(target.lastPathComponent).partial-\(ProcessInfo.processInfo.processIdentifier)")
-        try? fm.removeItem(at: staging)
-        do {
+        try StagedDirectory.write(to: directory, replace: replace) { staging in
             let blobs = staging.appendingPathComponent("blobs/sha256")
-            try fm.createDirectory(at: blobs, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(at: blobs, withIntermediateDirectories: true)
             for blob in self.blobs + [manifest] {
                 try Data(blob.bytes).write(to: blobs.appendingPathComponent(String(blob.digest.dropFirst(7))))
             }
@@ -135,11 +126,6 @@ public struct OCIImage: Sendable {
             let index = Index(schemaVersion: 2, manifests: [.init(mediaType: manifest.mediaType, digest: manifest.digest, size: manifest.size,
                                                                   annotations: ["org.opencontainers.image.ref.name": tag])])
             try Data(try Self.json(index)).write(to: staging.appendingPathComponent("index.json"))
-            if fm.fileExists(atPath: target.path) { try fm.removeItem(at: target) }
-            try fm.moveItem(at: staging, to: target)
-        } catch {
-            try? fm.removeItem(at: staging)
-            throw error
         }
     }
 }
