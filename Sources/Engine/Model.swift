@@ -28,14 +28,63 @@ public final class Model: @unchecked Sendable {
     /// For each value, the index of the last step that reads it (graph outputs: never released).
     let lastUse: [String: Int]
 
+    /// The general executor, for graphs that are not float32 straight lines (format 2.0: typed values,
+    /// several outputs, run-time shapes, control flow); nil on the classifier path.
+    let general: Interpreter?
+
     public convenience init(file: SkiffFile, kernels: Kernels = .fast) throws {
-        try self.init(graph: file.manifest.graph, weights: try WeightStore(file: file), kernels: kernels)
+        let graph = file.manifest.graph
+        if graph.isStaticFloat {
+            try self.init(graph: graph, weights: try WeightStore(file: file), kernels: kernels)
+        } else {
+            try self.init(graph: graph, constants: try Interpreter.constants(of: graph, file: file), kernels: kernels)
+        }
+    }
+
+    /// A converted model before it is written (constants of any type).
+    public convenience init(lowered m: LoweredModel, kernels: Kernels = .fast) throws {
+        try self.init(graph: m.graph, constants: m.weights.mapValues(TypedTensor.init), kernels: kernels)
+    }
+
+    /// A graph with constants of any type: the general executor unless the graph is a float32 straight line.
+    public convenience init(graph: ModelGraph, constants: [String: TypedTensor], kernels: Kernels = .fast) throws {
+        if graph.isStaticFloat {
+            var floats: [String: ConstantData] = [:]
+            for (name, t) in constants {
+                guard let f = t.floatTensor else { throw EngineError("constant '\(name)' is \(t.dtype) in a float32 graph") }
+                floats[name] = ConstantData(shape: f.shape, values: f.values)
+            }
+            try self.init(graph: graph, weights: WeightStore(floats), kernels: kernels)
+        } else {
+            try self.init(general: graph, constants: constants, kernels: kernels)
+        }
+    }
+
+    private init(general graph: ModelGraph, constants: [String: TypedTensor], kernels: Kernels) throws {
+        self.graph = graph
+        self.weights = WeightStore([:])
+        self.kernels = kernels
+        try graph.validate()
+        try graph.checkShapes()
+        general = try Interpreter(graph: graph, constants: constants)
+        steps = []
+        lastUse = [:]
     }
 
     public init(graph: ModelGraph, weights: WeightStore, kernels: Kernels = .fast) throws {
         self.graph = graph
         self.weights = weights
         self.kernels = kernels
+        guard graph.isStaticFloat else {
+            // Typed values or control flow (format 2.0): the general executor, with these float32 weights.
+            try graph.validate()
+            try graph.checkShapes()
+            general = try Interpreter(graph: graph, constants: weights.weights.mapValues { TypedTensor(shape: $0.shape, floats: Array($0.values)) })
+            steps = []
+            lastUse = [:]
+            return
+        }
+        general = nil
         try Self.checkShapes(graph, weights)
         steps = try Planner.steps(for: graph)
         var last: [String: Int] = [:]
@@ -60,6 +109,14 @@ public final class Model: @unchecked Sendable {
     /// Runs the model on named inputs (graph input names) and returns every graph output by name.
     /// - Throws: `EngineError` if an input is missing or its shape does not fit the graph.
     public func run(_ feeds: [String: Tensor]) throws -> [String: Tensor] {
+        if general != nil {
+            var out: [String: Tensor] = [:]
+            for (name, t) in try run(typed: feeds.mapValues(TypedTensor.init)) {
+                guard let f = t.floatTensor else { throw EngineError("output '\(name)' is \(t.dtype); read it with run(typed:)") }
+                out[name] = f
+            }
+            return out
+        }
         lock.lock()
         defer { lock.unlock() }
         var values: [String: (buffer: Buffer?, view: View)] = [:]
@@ -138,6 +195,21 @@ public final class Model: @unchecked Sendable {
         for (_, v) in values { if let b = v.buffer { pool.give(b) } }
         for b in keep { pool.give(b) }
         return out
+    }
+
+    /// Runs the model on inputs of any element type and returns every output in its own type.
+    public func run(typed feeds: [String: TypedTensor]) throws -> [String: TypedTensor] {
+        guard let general else {
+            var floats: [String: Tensor] = [:]
+            for (name, t) in feeds {
+                guard let f = t.floatTensor else { throw EngineError("input '\(name)' is \(t.dtype), expected float32") }
+                floats[name] = f
+            }
+            return try run(floats).mapValues(TypedTensor.init)
+        }
+        lock.lock()
+        defer { lock.unlock() }
+        return try general.run(feeds)
     }
 
     /// Dispatches one step to its reference kernel. The switch is exhaustive over the kernels, so a new

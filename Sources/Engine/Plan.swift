@@ -21,7 +21,11 @@ enum Planner {
     /// Parses every node's attributes into a kernel, checking what the schema cannot (values in range,
     /// supported modes). Errors name the node.
     static func steps(for graph: ModelGraph) throws -> [Step] {
-        try graph.nodes.map { node in
+        try graph.nodes.map(step)
+    }
+
+    /// The step of one format 1 node (the general executor runs format 2 ops itself).
+    static func step(_ node: Node) throws -> Step {
             func fail(_ m: String) -> EngineError { EngineError("node '\(node.name)' (\(node.op.rawValue)): \(m)") }
             let kernel: Step.Kernel
             switch node.op {
@@ -63,8 +67,9 @@ enum Planner {
             case .reduce:
                 guard let f = ReduceFunction(rawValue: node.string("function") ?? "") else { throw fail("unknown function") }
                 kernel = .reduce(node.ints("axes") ?? [], f)
+            default:
+                throw fail("is a format 2 op; the general executor runs it")
             }
             return Step(node: node, kernel: kernel, inputs: node.inputs, output: node.outputs[0].name)
-        }
     }
 }

@@ -18,7 +18,7 @@ public final class WeightStore: @unchecked Sendable {
     /// Decodes every constant of `file`'s graph.
     /// - Throws: `FormatsError` on a checksum or decoding failure, naming the tensor.
     public init(file: SkiffFile) throws {
-        let constants = file.manifest.graph.constants
+        let constants = file.manifest.graph.constants.filter { [.float32, .float16, .int8q].contains(file.entry($0.name)?.dtype) }
         let loaded = try parallelMap(constants.count) { try Self.load(constants[$0], from: file) }
         weights = Dictionary(zip(constants.map(\.name), loaded), uniquingKeysWith: { a, _ in a })
         file.releaseResidentPages()
@@ -26,7 +26,7 @@ public final class WeightStore: @unchecked Sendable {
 
     /// Weights already in memory (a converted model before it is written).
     public init(_ data: [String: ConstantData]) {
-        for (name, d) in data {
+        for (name, d) in data where d.dtype == .float32 {
             let box = FloatBox(d.values)
             weights[name] = Weight(shape: d.shape, values: box.buffer, isZeroCopy: false, owner: box)
         }

@@ -14,6 +14,8 @@ public struct FormatsError: Error, CustomStringConvertible, Sendable {
         case tensorChecksum, decompression, missingTensor
         // Graph.
         case graphInvalid, attributeOutOfRange, badPads, absurdValueShape, shapeMismatch
+        // Format 2.0: typed values and the function library.
+        case typeMismatch, functionInvalid, versionTooOld
         // Image signature.
         case imageLimitOutOfRange
         // NumPy files.

@@ -1,10 +1,33 @@
 /// Float weights held in memory between a reader and the writer (and by optimisation passes).
 public struct ConstantData: Equatable, Sendable {
     public var shape: [Int]
+    /// The values of a float32 constant.
     public var values: [Float]
+    /// The element type; for int32, int64, uint8 and bool constants the values are in `integers`.
+    public var dtype: DType
+    public var integers: [Int64]
+
     public init(shape: [Int], values: [Float]) {
         self.shape = shape
         self.values = values
+        self.dtype = .float32
+        self.integers = []
+    }
+
+    public init(shape: [Int], dtype: DType, integers: [Int64]) {
+        self.shape = shape
+        self.values = []
+        self.dtype = dtype
+        self.integers = integers
+    }
+
+    /// The little-endian bytes of a non-float constant, as the tensor table stores them.
+    public var integerBytes: [UInt8] {
+        switch dtype {
+        case .int32: integers.flatMap { v in withUnsafeBytes(of: Int32(truncatingIfNeeded: v).littleEndian) { Array($0) } }
+        case .int64: integers.flatMap { v in withUnsafeBytes(of: v.littleEndian) { Array($0) } }
+        default: integers.map { UInt8(truncatingIfNeeded: $0) }
+        }
     }
 }
 
@@ -22,7 +45,11 @@ public struct LoweredModel: Sendable {
     public func addTensors(to writer: inout SkiffWriter, storage: DType = .float32) throws {
         for c in graph.constants {
             guard let w = weights[c.name] else { throw FormatsError(.missingTensor, "constant '\(c.name)' has no weights") }
-            try writer.addTensor(c.name, floats: w.values, shape: w.shape, storage: storage)
+            if w.dtype == .float32 {
+                try writer.addTensor(c.name, floats: w.values, shape: w.shape, storage: storage)
+            } else {
+                try writer.addTensor(c.name, dtype: w.dtype, shape: w.shape, bytes: w.integerBytes)
+            }
         }
     }
 
@@ -77,6 +104,17 @@ public final class GraphBuilder {
         return n
     }
 
+    /// Adds an integer or bool constant (int32, int64, uint8, bool) and returns its value name.
+    public func constant(_ name: String, dtype: DType, shape: [Int], integers data: [Int64]) -> String {
+        precondition(shape.reduce(1, *) == data.count)
+        let n = unique(name, in: Set(values.keys))
+        let v = ValueInfo(n, dtype, shape.map(Dim.fixed))
+        constants.append(v)
+        values[n] = v
+        weights[n] = ConstantData(shape: shape, dtype: dtype, integers: data)
+        return n
+    }
+
     /// A constant added once per `key`: a shared layer's second call reuses its first call's weights.
     public func constant(key: String, _ name: String, shape: [Int], values data: [Float]) -> String {
         if let v = keyed[key] { return v }
@@ -88,16 +126,30 @@ public final class GraphBuilder {
     /// Adds a node with one output named after it, typed by shape inference.
     /// - Throws: `FormatsError.graphInvalid` when the inputs' shapes do not fit the op.
     public func add(_ op: OpKind, _ name: String, _ inputs: [String], _ attributes: [String: Attribute] = [:]) throws -> String {
+        try add(op, name, inputs, attributes, outputs: 1)[0]
+    }
+
+    /// Adds a node with `outputs` outputs (`name`, `name:1`, …), each typed by type inference; `library`
+    /// holds the functions a `while`/`if` names.
+    public func add(_ op: OpKind, _ name: String, _ inputs: [String], _ attributes: [String: Attribute] = [:], outputs count: Int,
+                    library: [String: ModelGraph] = [:]) throws -> [String] {
         let nodeName = unique(name, in: nodeNames)
         nodeNames.insert(nodeName)
-        let probe = Node(name: nodeName, op: op, inputs: inputs, outputs: [], attributes: attributes)
-        let shape = try ShapeInference.outputShape(of: probe, inputs: inputs.filter { !$0.isEmpty }.map { self.shape(of: $0) })
-        let dtype = op == .cast ? (DType(name: attributes["to"].flatMap { if case .string(let s) = $0 { s } else { nil } } ?? "") ?? .float32) : .float32
-        let out = unique(nodeName, in: Set(values.keys))
-        let v = ValueInfo(out, dtype, shape)
-        nodes.append(Node(name: nodeName, op: op, inputs: inputs, outputs: [v], attributes: attributes))
-        values[out] = v
-        return out
+        let placeholder = (0..<count).map { ValueInfo("\(nodeName):\($0)", .float32, []) }
+        let probe = Node(name: nodeName, op: op, inputs: inputs, outputs: placeholder, attributes: attributes)
+        let types = try ShapeInference.outputTypes(of: probe, inputs: inputs.filter { !$0.isEmpty }.map {
+            TypedShape(values[$0]?.dtype ?? .float32, self.shape(of: $0)) }, library: library)
+        guard types.count == count else {
+            throw FormatsError(.graphInvalid, "node '\(nodeName)' (\(op.rawValue)) gives \(types.count) outputs, not \(count)")
+        }
+        let outs = types.enumerated().map { i, t in
+            let out = unique(i == 0 ? nodeName : "\(nodeName):\(i)", in: Set(values.keys))
+            let v = ValueInfo(out, t.dtype, t.shape)
+            values[out] = v
+            return v
+        }
+        nodes.append(Node(name: nodeName, op: op, inputs: inputs, outputs: outs, attributes: attributes))
+        return outs.map(\.name)
     }
 
     /// Renames a node output (e.g. a model output to its layer's name); a no-op if the name is taken.
@@ -117,8 +169,8 @@ public final class GraphBuilder {
         return name
     }
 
-    public func finish(outputs names: [String]) -> LoweredModel {
-        let graph = ModelGraph(inputs: inputs, outputs: names.compactMap { values[$0] }, constants: constants, nodes: nodes)
+    public func finish(outputs names: [String], functions: [String: ModelGraph]? = nil) -> LoweredModel {
+        let graph = ModelGraph(inputs: inputs, outputs: names.compactMap { values[$0] }, constants: constants, nodes: nodes, functions: functions)
         return LoweredModel(graph: graph, weights: weights)
     }
 }

@@ -16,6 +16,14 @@ public enum GraphLimits {
     public static let maxGroups = 1 << 20
     /// Largest padding amount on one side (`pads` of window ops and of `pad`, `output_padding`).
     public static let maxPad = 1 << 20
+    /// Most outputs of one node (`split`, `unstack`, `while`, `if`).
+    public static let maxOutputs = 1 << 12
+    /// Most functions in a graph's library, and deepest nesting of `while`/`if` calls.
+    public static let maxFunctions = 1 << 12
+    public static let maxCallDepth = 32
+    /// Largest `max_iterations` of a `while` node: the loop bound a file may ask for. Importers give loops
+    /// without their own maximum this bound.
+    public static let maxIterations = 1 << 24
 
     /// The number of elements of `shape` (symbolic dims count as 1), or nil when a dim is negative or over
     /// `maxDimension`, or the count is over `maxElements`. Never overflows.
@@ -68,6 +76,24 @@ public enum GraphLimits {
             try ints("shape", count: nil, -1...maxDimension)
         case .resize:
             try ints("size", count: 2, 1...maxDimension)
+        case .cropAndResize:
+            try ints("crop_size", count: 2, 1...maxWindow)
+        case .split:
+            try ints("sizes", count: nil, -1...maxDimension)
+        case .while:
+            if let n = node.int("max_iterations"), !(0...maxIterations).contains(n) {
+                throw FormatsError(.attributeOutOfRange, "\(at) 'max_iterations' is \(n): expected 0…\(maxIterations) (a loop needs a bound)")
+            }
+        case .nonMaxSuppression, .combinedNonMaxSuppression:
+            for key in ["max_output_size", "max_output_size_per_class", "max_total_size"] {
+                if let n = node.int(key), !(0...maxDimension).contains(n) {
+                    throw FormatsError(.attributeOutOfRange, "\(at) '\(key)' is \(n): expected 0…\(maxDimension)")
+                }
+            }
+        case .oneHot:
+            if let n = node.int("depth"), !(0...maxDimension).contains(n) {
+                throw FormatsError(.attributeOutOfRange, "\(at) 'depth' is \(n): expected 0…\(maxDimension)")
+            }
         default:
             break
         }

@@ -149,12 +149,41 @@ public struct ModelGraph: Hashable, Sendable, Codable {
     public var outputs: [ValueInfo]
     public var constants: [ValueInfo]
     public var nodes: [Node]
+    /// The function library (format 2.0): subgraphs that `while` and `if` nodes name as their bodies and
+    /// branches. Only the top-level graph has one; a function's own constants name tensors of the same
+    /// file table, and a function may use `while`/`if` naming other functions of the library (no recursion).
+    public var functions: [String: ModelGraph]?
 
-    public init(inputs: [ValueInfo] = [], outputs: [ValueInfo] = [], constants: [ValueInfo] = [], nodes: [Node] = []) {
+    public init(inputs: [ValueInfo] = [], outputs: [ValueInfo] = [], constants: [ValueInfo] = [], nodes: [Node] = [],
+                functions: [String: ModelGraph]? = nil) {
         self.inputs = inputs
         self.outputs = outputs
         self.constants = constants
         self.nodes = nodes
+        self.functions = functions
+    }
+
+    /// Every graph of the file: this one, then its functions in name order.
+    public var allGraphs: [ModelGraph] {
+        [self] + (functions ?? [:]).sorted { $0.key < $1.key }.map(\.value)
+    }
+
+    /// Whether the graph needs format 2.0: an op, function or attribute value that 1.x does not define,
+    /// a node with several outputs, or a function library. Anything else is written as 1.x, so older readers
+    /// keep reading classifiers.
+    public var needsVersion2: Bool {
+        if let functions, !functions.isEmpty { return true }
+        return nodes.contains { node in
+            if node.op.isVersion2 || node.outputs.count != 1 { return true }
+            if node.op == .binary, let f = BinaryFunction(rawValue: node.string("function") ?? ""), !BinaryFunction.version1.contains(f) { return true }
+            return false
+        }
+    }
+
+    /// Whether every value the engine sees is float32 and shapes are fixed at load (batch aside): the
+    /// classifier path, planned statically. Anything else runs in the general executor.
+    public var isStaticFloat: Bool {
+        !needsVersion2 && inputs.allSatisfy { $0.dtype == .float32 } && outputs.allSatisfy { $0.dtype == .float32 }
     }
 
     /// Number of op nodes of each kind.

@@ -22,6 +22,26 @@ public enum OpKind: String, CaseIterable, Sendable, Codable {
     case slice
     case reduce
     case cast
+
+    // Format 2.0 (typed values, several outputs, run-time shapes, control flow; docs/FORMAT.md §4.1.2).
+    case gather, gatherND = "gather_nd", scatterND = "scatter_nd"
+    case topK = "top_k", argMax = "arg_max", argMin = "arg_min"
+    case `where`, select, compare, logical, bitwise, bitcast
+    case range, fill, tile
+    case broadcastTo = "broadcast_to", expandDims = "expand_dims", squeeze
+    case stack, unstack, split, reverse, cumsum
+    case oneHot = "one_hot", shape, size
+    case nonMaxSuppression = "non_max_suppression"
+    case combinedNonMaxSuppression = "combined_non_max_suppression"
+    case cropAndResize = "crop_and_resize"
+    case `while`, `if`
+
+    /// The ops of format 1.x; a graph using only these (one output each, no functions) is written as 1.x.
+    public static let version1: Set<OpKind> = [
+        .conv2d, .depthwiseConv2d, .conv2dTranspose, .dense, .matmul, .maxPool2d, .avgPool2d, .globalAvgPool,
+        .globalMaxPool, .unary, .binary, .clamp, .pad, .reshape, .transpose, .concat, .softmax, .resize, .slice,
+        .reduce, .cast,
+    ]
 }
 
 /// Elementwise functions of one argument, used by `unary` nodes and as fused activations.
@@ -40,7 +60,22 @@ public enum UnaryFunction: String, CaseIterable, Sendable {
 /// Elementwise functions of two arguments with NumPy broadcasting (`binary` nodes).
 public enum BinaryFunction: String, CaseIterable, Sendable {
     case add, sub, mul, div, max, min, pow
+    /// Format 2.0: TF's FloorDiv / FloorMod (integer division rounding toward −∞, remainder with the divisor's sign).
+    case floorDiv = "floor_div", floorMod = "floor_mod"
+
+    public static let version1: Set<BinaryFunction> = [.add, .sub, .mul, .div, .max, .min, .pow]
 }
+
+/// Comparisons of two values with broadcasting (`compare` nodes, bool output).
+public enum CompareFunction: String, CaseIterable, Sendable {
+    case equal, notEqual = "not_equal", less, lessEqual = "less_equal", greater, greaterEqual = "greater_equal"
+}
+
+/// Boolean functions (`logical` nodes): `not` takes one input, the others two (broadcast).
+public enum LogicalFunction: String, CaseIterable, Sendable { case and, or, xor, not }
+
+/// Bitwise functions of two integer values (`bitwise` nodes).
+public enum BitwiseFunction: String, CaseIterable, Sendable { case and, or, xor }
 
 /// Reductions over axes (`reduce` nodes).
 public enum ReduceFunction: String, CaseIterable, Sendable {
@@ -59,14 +94,30 @@ public struct OpSchema: Sendable {
 
     public let minInputs: Int
     public let maxInputs: Int
-    public let outputs: Int
+    /// How many outputs a node may have (ops like `split`, `unstack`, `while` have as many as they are told).
+    public let outputs: ClosedRange<Int>
     public let attributes: [AttributeSpec]
+
+    init(minInputs: Int, maxInputs: Int, outputs: Int, attributes: [AttributeSpec]) {
+        self.init(minInputs: minInputs, maxInputs: maxInputs, outputs: outputs...outputs, attributes: attributes)
+    }
+
+    init(minInputs: Int, maxInputs: Int, outputs: ClosedRange<Int>, attributes: [AttributeSpec]) {
+        self.minInputs = minInputs
+        self.maxInputs = maxInputs
+        self.outputs = outputs
+        self.attributes = attributes
+    }
 
     public func spec(_ name: String) -> AttributeSpec? { attributes.first { $0.name == name } }
 }
 
 extension OpKind {
+    /// Element types a value may have at run time (float16 and int8q are storage encodings of float32 weights).
+    public static let valueTypes: [DType] = [.float32, .int32, .int64, .uint8, .bool]
+
     public var schema: OpSchema {
+        let typeNames = OpKind.valueTypes.map(\.name)
         func a(_ name: String, _ kind: Attribute.Kind, required: Bool = false, _ allowed: [String]? = nil) -> OpSchema.AttributeSpec {
             .init(name: name, kind: kind, required: required, allowed: allowed)
         }
@@ -120,8 +171,9 @@ extension OpKind {
                 a("function", .string, required: true, ReduceFunction.allCases.map(\.rawValue)),
                 a("axes", .ints, required: true), a("keepdims", .bool)])
         case .cast:
-            return .init(minInputs: 1, maxInputs: 1, outputs: 1, attributes: [
-                a("to", .string, required: true, DType.allCases.filter { $0 != .int8q }.map(\.name))])
+            return .init(minInputs: 1, maxInputs: 1, outputs: 1, attributes: [a("to", .string, required: true, typeNames)])
+        default:
+            return typedSchema(typeNames)
         }
     }
 }

@@ -234,6 +234,12 @@ public enum ShapeInference {
             let axes = try normalizedAxes(node.ints("axes") ?? [], rank: x.count)
             let keep = node.bool("keepdims") ?? false
             return x.enumerated().compactMap { i, d in axes.contains(i) ? (keep ? .fixed(1) : nil) : d }
+        default:
+            // Format 2.0 ops have typed (and possibly several) outputs: `outputTypes(of:inputs:library:)`.
+            guard let first = try outputTypes(of: node, inputs: inputs.map { TypedShape(.float32, $0) }).first else {
+                throw fail("has no outputs")
+            }
+            return first.shape
         }
     }
 

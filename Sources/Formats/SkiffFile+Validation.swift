@@ -13,9 +13,10 @@ extension SkiffFile {
         }
         var r = ByteReader(UnsafeRawBufferPointer(rebasing: file[0..<64]), position: 8)
         let major = try r.u16("major_version"), minor = try r.u16("minor_version"), flags = try r.u32("flags")
-        guard major == SkiffLayout.majorVersion else {
+        guard SkiffLayout.readableMajorVersions.contains(major) else {
             let hint = major > SkiffLayout.majorVersion ? " (written by a newer Skiff; upgrade Skiff to read it)" : ""
-            throw FormatsError(.unsupportedVersion, "format version \(major).\(minor) is not supported: this reader reads \(SkiffLayout.majorVersion).x\(hint)")
+            let reads = SkiffLayout.readableMajorVersions.map { "\($0).x" }.joined(separator: " and ")
+            throw FormatsError(.unsupportedVersion, "format version \(major).\(minor) is not supported: this reader reads \(reads)\(hint)")
         }
         let header = SkiffHeader(
             majorVersion: major, minorVersion: minor, flags: flags,
@@ -61,7 +62,7 @@ extension SkiffFile {
         }
         let dataStart = SkiffLayout.alignUp(tableEnd)
         let tensors = try readTable(UnsafeRawBufferPointer(rebasing: file[manifestEnd..<tableEnd]), dataStart: dataStart, fileLength: size)
-        try checkQuantized(tensors, minor: minor)
+        try checkQuantized(tensors, minor: major > 1 ? SkiffLayout.int8MinorVersion : minor)
 
         // Manifest.
         let manifest: SkiffManifest
@@ -73,8 +74,11 @@ extension SkiffFile {
             throw FormatsError(.manifestInvalid, "manifest is not valid JSON: \(error)")
         }
         try manifest.validate()
+        if major < 2, manifest.graph.needsVersion2 {
+            throw FormatsError(.versionTooOld, "the graph uses format 2.0 (typed values, several outputs or functions), but the file says \(major).\(minor)")
+        }
         let byName = Dictionary(tensors.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        for c in manifest.graph.constants {
+        for c in manifest.graph.allGraphs.flatMap(\.constants) {
             guard let t = byName[c.name] else {
                 throw FormatsError(.missingTensor, "constant '\(c.name)' has no tensor in the tensor table")
             }

@@ -1,9 +1,13 @@
 /// The fixed numbers of the `.skiff` layout (docs/FORMAT.md §3, §5, §8).
 public enum SkiffLayout {
     public static let magic: [UInt8] = [0x89, 0x53, 0x4B, 0x49, 0x46, 0x46, 0x0D, 0x0A]
-    public static let majorVersion: UInt16 = 1
-    /// The newest minor version this code reads and writes; files use the lowest one that describes them.
-    public static let minorVersion: UInt16 = 1
+    /// The newest version this code reads and writes (docs/FORMAT.md §3.1, §9). Files use the lowest version
+    /// that describes them: a classifier is written as 1.0 or 1.1, so older readers keep reading it; 2.0 is
+    /// for graphs with typed values, several outputs per node or a function library.
+    public static let majorVersion: UInt16 = 2
+    public static let minorVersion: UInt16 = 0
+    /// Major versions this code reads.
+    public static let readableMajorVersions: ClosedRange<UInt16> = 1...2
     /// Minor version that introduced `int8q`.
     public static let int8MinorVersion: UInt16 = 1
     /// Suffix of the float32 scale tensor that accompanies an `int8q` tensor.

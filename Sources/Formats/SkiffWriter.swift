@@ -91,7 +91,7 @@ public struct SkiffWriter {
     public func serialize() throws -> (bytes: [UInt8], summary: Summary) {
         try manifest.validate()
         let byName = Dictionary(pending.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        for c in manifest.graph.constants {
+        for c in manifest.graph.allGraphs.flatMap(\.constants) {
             guard let t = byName[c.name] else { throw FormatsError(.missingTensor, "constant '\(c.name)' has no tensor; add it with addTensor") }
             guard c.shape == t.shape.map(Dim.fixed), c.dtype == t.dtype || (c.dtype == .float32 && (t.dtype == .float16 || t.dtype == .int8q)) else {
                 throw FormatsError(.sizeMismatch, "constant '\(c.name)' is \(c.dtype) \(c.shape.map(\.description)) in the graph but the tensor is \(t.dtype) \(t.shape)")
@@ -138,9 +138,10 @@ public struct SkiffWriter {
             file.replaceSubrange(entry.offset..<(entry.offset + e.stored.count), with: e.stored)
         }
         let body = file.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[64...])) }
-        // The lowest minor version that describes the file, so older 1.x readers open what they can.
-        let minor = entries.contains { $0.dtype == .int8q } ? SkiffLayout.int8MinorVersion : 0
-        let header = SkiffHeader(majorVersion: SkiffLayout.majorVersion, minorVersion: minor, flags: 0,
+        // The lowest version that describes the file, so older readers open what they can.
+        let major: UInt16 = manifest.graph.needsVersion2 ? 2 : 1
+        let minor = major == 2 ? 0 : entries.contains { $0.dtype == .int8q } ? SkiffLayout.int8MinorVersion : 0
+        let header = SkiffHeader(majorVersion: major, minorVersion: minor, flags: 0,
                                  fileLength: UInt64(fileLength), manifestOffset: 64, manifestLength: UInt64(manifestBytes.count),
                                  tableOffset: UInt64(tableOffset), tableLength: UInt64(tableSize), bodyCRC32C: body, headerCRC32C: 0)
         file.replaceSubrange(0..<64, with: header.encoded())

@@ -23,7 +23,7 @@ import TestSupport
         }
         let x = ValueInfo("x", .float32, [.batch, 4, 4, 2])
         var nodes: [Node] = []
-        for op in OpKind.allCases {
+        for op in OpKind.allCases where !op.isVersion2 {
             let inputs = Array(["x", "k", "k"].prefix(max(op.schema.minInputs, 1)))
             nodes.append(Node(name: op.rawValue, op: op, inputs: inputs, outputs: [ValueInfo("\(op.rawValue):0", .float32, [.batch, "H", 4, 2])],
                               attributes: attrs(op)))
@@ -37,7 +37,7 @@ import TestSupport
         let data = try JSONEncoder().encode(graph)
         let back = try JSONDecoder().decode(ModelGraph.self, from: data)
         #expect(back == graph)
-        #expect(Set(back.nodes.map(\.op)) == Set(OpKind.allCases))
+        #expect(Set(back.nodes.map(\.op)) == OpKind.version1)
     }
 
     @Test func everyAttributeKindRoundTripsExactly() throws {

@@ -23,9 +23,9 @@ import TestSupport
 
     @Test func newerMajorVersionIsRefusedWithAHint() throws {
         var s = try good()
-        s.setU16(2, at: 8)
+        s.setU16(3, at: 8)
         s.reseal()
-        expectFormatsError(.unsupportedVersion, "2.0", "newer Skiff") { try open(s) }
+        expectFormatsError(.unsupportedVersion, "3.0", "1.x and 2.x", "newer Skiff") { try open(s) }
     }
 
     @Test func newerMinorVersionIsAccepted() throws {

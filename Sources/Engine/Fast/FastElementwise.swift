@@ -27,7 +27,7 @@ enum FastElementwise {
         if b.shape == outShape, a.shape != outShape, f == .add || f == .mul || f == .max || f == .min {
             return binary(b, a, f, activation, out, outShape)  // commutative: put the full operand first
         }
-        guard a.shape == outShape else { return false }
+        guard a.shape == outShape, BinaryFunction.version1.contains(f) else { return false }
         let count = a.count
         let inner: Int
         if b.shape == outShape { inner = count }
@@ -45,6 +45,7 @@ enum FastElementwise {
             case .max: pointwiseMax(x, y)
             case .min: pointwiseMin(x, y)
             case .pow: SIMD8((0..<8).map { Foundation.pow(x[$0], y[$0]) })
+            case .floorDiv, .floorMod: x  // not reached: the reference kernel runs these
             }
         }
         var i = 0

@@ -38,6 +38,11 @@ enum ElementwiseKernels {
         case .max: op = { Swift.max($0, $1) }
         case .min: op = { Swift.min($0, $1) }
         case .pow: op = { Foundation.pow($0, $1) }
+        case .floorDiv: op = { ($0 / $1).rounded(.down) }
+        case .floorMod: op = { x, y in
+            let r = fmodf(x, y)
+            return r != 0 && (r < 0) != (y < 0) ? r + y : r
+        }
         }
         let count = outShape.reduce(1, *)
         if a.shape == outShape, b.shape == outShape {
