@@ -169,10 +169,11 @@ public struct ModelGraph: Hashable, Sendable, Codable {
     }
 
     /// Whether the graph needs format 2.0: an op, function or attribute value that 1.x does not define,
-    /// a node with several outputs, or a function library. Anything else is written as 1.x, so older readers
-    /// keep reading classifiers.
+    /// a node with several outputs, a function library, or a value that is not float32 (1.x engines carry
+    /// every value as float32). Anything else is written as 1.x, so older readers keep reading classifiers.
     public var needsVersion2: Bool {
         if let functions, !functions.isEmpty { return true }
+        if (inputs + constants + nodes.flatMap(\.outputs)).contains(where: { $0.dtype != .float32 }) { return true }
         return nodes.contains { node in
             if node.op.isVersion2 || node.outputs.count != 1 { return true }
             if node.op == .binary, let f = BinaryFunction(rawValue: node.string("function") ?? ""), !BinaryFunction.version1.contains(f) { return true }
@@ -182,9 +183,7 @@ public struct ModelGraph: Hashable, Sendable, Codable {
 
     /// Whether every value the engine sees is float32 and shapes are fixed at load (batch aside): the
     /// classifier path, planned statically. Anything else runs in the general executor.
-    public var isStaticFloat: Bool {
-        !needsVersion2 && inputs.allSatisfy { $0.dtype == .float32 } && outputs.allSatisfy { $0.dtype == .float32 }
-    }
+    public var isStaticFloat: Bool { !needsVersion2 }
 
     /// Number of op nodes of each kind.
     public var opHistogram: [OpKind: Int] {
