@@ -79,7 +79,9 @@ public final class Model: @unchecked Sendable {
             // Typed values or control flow (format 2.0): the general executor, with these float32 weights.
             try graph.validate()
             try graph.checkShapes()
-            general = try Interpreter(graph: graph, constants: weights.weights.mapValues { TypedTensor(shape: $0.shape, floats: Array($0.values)) })
+            var constants = weights.weights.mapValues { TypedTensor(shape: $0.shape, floats: Array($0.values)) }
+            for (name, c) in weights.integerConstants { constants[name] = TypedTensor(c) }
+            general = try Interpreter(graph: graph, constants: constants)
             steps = []
             lastUse = [:]
             return

@@ -14,6 +14,8 @@ public final class WeightStore: @unchecked Sendable {
     }
 
     public private(set) var weights: [String: Weight] = [:]
+    /// Integer and bool constants of a converted model (format 2.0), for the general executor.
+    public private(set) var integerConstants: [String: ConstantData] = [:]
 
     /// Decodes every constant of `file`'s graph.
     /// - Throws: `FormatsError` on a checksum or decoding failure, naming the tensor.
@@ -26,6 +28,7 @@ public final class WeightStore: @unchecked Sendable {
 
     /// Weights already in memory (a converted model before it is written).
     public init(_ data: [String: ConstantData]) {
+        integerConstants = data.filter { $0.value.dtype != .float32 }
         for (name, d) in data where d.dtype == .float32 {
             let box = FloatBox(d.values)
             weights[name] = Weight(shape: d.shape, values: box.buffer, isZeroCopy: false, owner: box)

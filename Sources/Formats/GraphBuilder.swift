@@ -43,7 +43,7 @@ public struct LoweredModel: Sendable {
 
     /// Adds every constant as a tensor of `writer` (float32, or float16 storage).
     public func addTensors(to writer: inout SkiffWriter, storage: DType = .float32) throws {
-        for c in graph.constants {
+        for c in graph.allGraphs.flatMap(\.constants) {
             guard let w = weights[c.name] else { throw FormatsError(.missingTensor, "constant '\(c.name)' has no weights") }
             if w.dtype == .float32 {
                 try writer.addTensor(c.name, floats: w.values, shape: w.shape, storage: storage)
@@ -57,7 +57,8 @@ public struct LoweredModel: Sendable {
     public mutating func pruneConstants() {
         let used = Set(graph.nodes.flatMap(\.inputs))
         graph.constants.removeAll { !used.contains($0.name) }
-        weights = weights.filter { used.contains($0.key) }
+        let kept = Set(graph.allGraphs.flatMap(\.constants).map(\.name))
+        weights = weights.filter { kept.contains($0.key) }
     }
 }
 
@@ -102,6 +103,11 @@ public final class GraphBuilder {
         values[n] = v
         weights[n] = ConstantData(shape: shape, values: data)
         return n
+    }
+
+    /// Takes the weights of a function's constants (they live in the file's one tensor table).
+    public func adopt(weights more: [String: ConstantData]) {
+        weights.merge(more) { a, _ in a }
     }
 
     /// Adds an integer or bool constant (int32, int64, uint8, bool) and returns its value name.
@@ -155,14 +161,14 @@ public final class GraphBuilder {
     /// Renames a node output (e.g. a model output to its layer's name); a no-op if the name is taken.
     @discardableResult
     public func rename(_ value: String, to name: String) -> String {
-        guard value != name, var v = values[value], let i = nodes.firstIndex(where: { $0.outputs[0].name == value }) else { return value }
+        guard value != name, var v = values[value], let i = nodes.firstIndex(where: { $0.outputs.contains { $0.name == value } }) else { return value }
         if values[name] != nil {
             // Taken by an inner node's output (the layer's op before its activation): move that one aside.
-            guard nodes.contains(where: { $0.outputs[0].name == name }) else { return value }
+            guard nodes.contains(where: { $0.outputs.contains { $0.name == name } }) else { return value }
             rename(name, to: unique("\(name)/pre", in: Set(values.keys)))
         }
         v.name = name
-        nodes[i].outputs[0] = v
+        nodes[i].outputs[nodes[i].outputs.firstIndex { $0.name == value }!] = v
         for j in nodes.indices { nodes[j].inputs = nodes[j].inputs.map { $0 == value ? name : $0 } }
         values[value] = nil
         values[name] = v

@@ -1,4 +1,4 @@
-/// Schemas of the format 2.0 ops (docs/FORMAT.md §4.1.2): typed values, several outputs, run-time shapes,
+/// Schemas of the format 2.0 ops (docs/FORMAT.md §4.1.3): typed values, several outputs, run-time shapes,
 /// control flow. Attribute meanings follow the TensorFlow op each lowers from; `docs/FORMAT.md` names it.
 extension OpKind {
     /// Whether nodes of this kind need the general executor (typed values, run-time shapes, functions).

@@ -23,7 +23,7 @@ public enum OpKind: String, CaseIterable, Sendable, Codable {
     case reduce
     case cast
 
-    // Format 2.0 (typed values, several outputs, run-time shapes, control flow; docs/FORMAT.md §4.1.2).
+    // Format 2.0 (typed values, several outputs, run-time shapes, control flow; docs/FORMAT.md §4.1.3).
     case gather, gatherND = "gather_nd", scatterND = "scatter_nd"
     case topK = "top_k", argMax = "arg_max", argMin = "arg_min"
     case `where`, select, compare, logical, bitwise, bitcast

@@ -18,6 +18,8 @@ struct Lowering {
     var imageInput: ImageInput?
     /// Whether that signature took base64 text (DecodeBase64) rather than JPEG bytes.
     var imageBase64 = false
+    /// Functions lowered for `While`/`If` nodes (format 2.0's function library).
+    var library: [String: ModelGraph] = [:]
 
     init(model: TFModel, file: String) {
         self.model = model
@@ -62,11 +64,11 @@ struct Lowering {
                 inputNames[node] = .image(ImageTrace(stage: .strings, input: input.key, inputShape: input.shape ?? [-1]))
                 continue
             }
-            guard input.dtype == 1 else {
-                throw FormatsError(.unsupportedDType, "signature '\(name)' input '\(input.key)' is \(SavedModelInfo.dtypeName(input.dtype)); Skiff models take float32 tensors or encoded images (string)", file: file)
+            guard let dtype = Self.dtype(input.dtype) else {
+                throw FormatsError(.unsupportedDType, "signature '\(name)' input '\(input.key)' is \(SavedModelInfo.dtypeName(input.dtype)); Skiff models take float32, int32, int64, uint8 or bool tensors, or encoded images (string)", file: file)
             }
             let dims: [Dim] = (input.shape ?? []).enumerated().map { i, d in d < 0 ? (i == 0 ? .batch : .symbol("d\(i)")) : .fixed(d) }
-            inputNames[node] = .ir(b.input(input.key, .float32, dims))
+            inputNames[node] = .ir(b.input(input.key, dtype, dims))
         }
         var outputs: [String] = []
         do {
@@ -82,7 +84,7 @@ struct Lowering {
             let list = unsupported.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value.0) (e.g. '\($0.value.1)')" }
             throw FormatsError(.graphInvalid, "uses TensorFlow ops Skiff cannot convert: \(list.joined(separator: ", "))", file: file)
         }
-        var lowered = b.finish(outputs: outputs)
+        var lowered = b.finish(outputs: outputs, functions: library.isEmpty ? nil : library)
         lowered.pruneConstants()
         return lowered
     }
@@ -187,7 +189,12 @@ struct Lowering {
     mutating func ir(_ v: Value, _ hint: String) throws -> String {
         switch v {
         case .ir(let n): return n
-        case .const(let t): return b.constant(hint, shape: t.shape, values: float(t))
+        case .const(let t):
+            guard !t.symbolic else { throw fail("'\(hint)' needs as a tensor a shape holding a dimension known only at run time") }
+            if let d = Self.dtype(t.dtype), d != .float32 {
+                return b.constant(hint, dtype: d, shape: t.shape, integers: try t.values.map { d == .bool ? ($0 != 0 ? 1 : 0) : Int64(try whole($0)) })
+            }
+            return b.constant(hint, shape: t.shape, values: float(t))
         case .resource: throw fail("'\(hint)' needs a tensor, not a variable handle")
         case .image(let t): throw fail("'\(hint)' uses the image signature input '\(t.input)' at step \(t.stage.rawValue)")
         case .none: throw fail("'\(hint)' depends on an op Skiff cannot convert")
@@ -233,7 +240,7 @@ struct Lowering {
             if let traced = try trace(n, ins, scope: scope) { return traced }
             for i in ins.indices { if case .image(let t) = ins[i] { ins[i] = .ir(try materialise(t, at: n)) } }
         }
-        guard Self.supported.contains(n.op) else {
+        guard Self.supported.contains(n.op) || Self.typedSupported.contains(n.op) else {
             unsupported[n.op, default: (0, n.name)].0 += 1
             return Array(repeating: .none, count: 6)
         }
@@ -249,6 +256,7 @@ struct Lowering {
         // Constant folding for arithmetic on constants (BatchNormalization's scale/shift, shapes).
         if allConst, let r = try fold(n, ins.compactMap { if case .const(let t) = $0 { t } else { nil } }) { return [.const(r)] }
         let name = String((scope + "/" + n.name).split(separator: "/").suffix(3).joined(separator: "/"))
+        if let typed = try lowerTyped(n, ins, name) { return typed }
         switch n.op {
         case "Conv2D":
             let strides = try nhwc(n, "strides"), dil = try nhwc(n, "dilations")
@@ -517,7 +525,11 @@ struct Lowering {
             var shape = c[0].shape
             shape.insert(1, at: a < 0 ? a + shape.count + 1 : a)
             return TFTensor(dtype: c[0].dtype, shape: shape, values: c[0].values)
-        case "Cast": return c.count == 1 ? c[0] : nil
+        case "Cast":
+            guard c.count == 1 else { return nil }
+            let to = n.attrs["DstT"].flatMap { if case .type(let t) = $0 { t } else { nil } } ?? c[0].dtype
+            let values = to == 10 ? c[0].values.map { $0 != 0 ? 1 : 0 } : Self.dtype(to).map { $0 != .float32 } == true ? c[0].values.map { $0.rounded(.towardZero) } : c[0].values
+            return TFTensor(dtype: to, shape: c[0].shape, values: values, symbolic: c[0].symbolic)
         default: return nil
         }
     }

@@ -36,6 +36,9 @@ enum TFOpDefs {
         "FusedBatchNormV3": ["y", "batch_mean", "batch_variance", "reserve_space_1", "reserve_space_2", "reserve_space_3"],
         "Unique": ["y", "idx"],
         "TopKV2": ["values", "indices"],
+        "NonMaxSuppressionV4": ["selected_indices", "valid_outputs"],
+        "NonMaxSuppressionV5": ["selected_indices", "selected_scores", "valid_outputs"],
+        "CombinedNonMaxSuppression": ["nmsed_boxes", "nmsed_scores", "nmsed_classes", "valid_detections"],
     ]
 
     /// The flat output index `arg:index` names on a node of type `op`.

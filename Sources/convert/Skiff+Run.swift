@@ -32,12 +32,15 @@ extension Skiff {
             let file = try SkiffFile(path: model)
             let engine = try Model(file: file)
             let graphInputs = file.manifest.graph.inputs.map(\.name)
-            var feeds: [String: Tensor] = [:]
+            var feeds: [String: TypedTensor] = [:]
             for spec in inputs {
                 let (name, path) = try ReferenceData.split(spec, names: graphInputs, what: "input")
-                feeds[name] = Tensor(try NpyArray(path: path))
+                let npy = try NpyArray(path: path)
+                // Any numeric .npy feeds a float32 input (converted, as before); other inputs take their own type.
+                let expected = file.manifest.graph.inputs.first { $0.name == name }?.dtype ?? .float32
+                feeds[name] = expected == .float32 ? TypedTensor(Tensor(npy)) : try TypedTensor(npy)
             }
-            let results = try engine.run(feeds)
+            let results = try engine.run(typed: feeds)
             let outputs = file.manifest.graph.outputs
             if let output {
                 guard outputs.count == 1 else {

@@ -33,8 +33,11 @@ struct SelfCheck {
     let feeds: [String: Tensor]
     let description: String
 
-    /// nil when an input has symbolic non-batch dimensions (no deterministic input can be made).
+    /// nil when an input has symbolic non-batch dimensions (no deterministic input can be made), or the graph
+    /// has typed values or control flow (format 2.0: random inputs mean nothing to indices, counts and
+    /// thresholds; check those models with --verify-with TensorFlow's outputs).
     init?(source: LoweredModel, images: ImageInput?, batch: Int) throws {
+        guard !source.graph.needsVersion2 else { return nil }
         self.batch = batch
         var rng = UInt64(0x5EED)
         func next() -> Float {

@@ -1,7 +1,7 @@
 import Foundation
 import Formats
 
-/// The detection ops with TensorFlow's CPU-kernel semantics (docs/FORMAT.md §4.1.2): non-max suppression
+/// The detection ops with TensorFlow's CPU-kernel semantics (docs/FORMAT.md §4.1.3): non-max suppression
 /// (V2–V5: candidates need score > threshold, suppression needs IoU > threshold, ties to the lower
 /// index, corners canonicalised, zero-area boxes never suppress, soft-NMS), combined NMS, crop_and_resize.
 enum DetectionKernels {

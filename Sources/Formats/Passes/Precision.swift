@@ -22,7 +22,7 @@ public struct PrecisionPlan: Sendable {
         switch precision {
         case .fp32: break
         case .fp16:
-            for c in model.graph.constants where c.shape.count >= 2 { storage[c.name] = .float16 }
+            for c in model.graph.constants where c.shape.count >= 2 && c.dtype == .float32 { storage[c.name] = .float16 }
         case .int8:
             for node in model.graph.nodes where [.conv2d, .depthwiseConv2d, .conv2dTranspose, .dense].contains(node.op) {
                 guard node.inputs.count > 1, let w = model.weights[node.inputs[1]], w.values.count >= minElements else { continue }
@@ -70,8 +70,12 @@ public struct PrecisionPlan: Sendable {
 extension LoweredModel {
     /// Adds every constant to `writer` in the storage the plan chose.
     public func addTensors(to writer: inout SkiffWriter, plan: PrecisionPlan) throws {
-        for c in graph.constants {
+        for c in graph.allGraphs.flatMap(\.constants) {
             guard let w = weights[c.name] else { throw FormatsError(.missingTensor, "constant '\(c.name)' has no weights") }
+            if w.dtype != .float32 {
+                try writer.addTensor(c.name, dtype: w.dtype, shape: w.shape, bytes: w.integerBytes)
+                continue
+            }
             switch plan.storage[c.name] ?? .float32 {
             case .int8q: try writer.addQuantizedTensor(c.name, floats: w.values, shape: w.shape, channels: plan.channels[c.name] ?? 1)
             case .float16: try writer.addTensor(c.name, floats: w.values, shape: w.shape, storage: .float16)

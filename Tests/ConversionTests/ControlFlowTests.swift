@@ -1,0 +1,71 @@
+import Foundation
+import Testing
+import Formats
+import Engine
+import TestSupport
+
+/// fixtures/control_flow (fixtures/make_control_flow_fixtures.py, TensorFlow 2.21): SavedModels with
+/// functional While/If, run-time trip counts, growing loop values and a detector's typed tail. Each is
+/// converted from SavedModel, written as a format 2.0 `.skiff`, loaded back and run on the fixture inputs;
+/// outputs must match TensorFlow's (integers exactly, floats within 1e-5).
+@Suite struct ControlFlowTests {
+    struct Entry: Decodable {
+        struct Input: Decodable { let key: String; let file: String }
+        let inputs: [Input]
+        let outputs: [String: String]
+    }
+    struct Index: Decodable { let models: [String: Entry] }
+
+    static let directory = packageRoot + "/fixtures/control_flow"
+    static let index: Index = try! JSONDecoder().decode(Index.self, from: Data(contentsOf: URL(fileURLWithPath: directory + "/index.json")))
+
+    static func load(_ name: String) throws -> (Model, SkiffFile) {
+        let result = try SavedModelReader.read(directory: directory + "/" + name)
+        var writer = SkiffWriter(manifest: SkiffManifest(graph: result.model.graph, signatures: [.servingDefault(for: result.model.graph)],
+                                                         provenance: result.provenance))
+        try result.model.addTensors(to: &writer)
+        let file = try SkiffFile(bytes: try writer.serialize().bytes)
+        return (try Model(file: file), file)
+    }
+
+    @Test(arguments: ["while_static", "while_runtime", "cond", "nested_loops", "loop_growing", "detect_postprocess"])
+    func convertsAndMatchesTensorFlow(_ name: String) throws {
+        let entry = try #require(Self.index.models[name])
+        let (model, file) = try Self.load(name)
+        #expect(file.header.majorVersion == 2)
+        var feeds: [String: TypedTensor] = [:]
+        for input in entry.inputs { feeds[input.key] = try TypedTensor(NpyArray(path: Self.directory + "/" + input.file)) }
+        let out = try model.run(typed: feeds)
+        for (key, path) in entry.outputs {
+            let expected = try TypedTensor(NpyArray(path: Self.directory + "/" + path))
+            let got = try #require(out[key], "output \(key) of \(out.keys.sorted())")
+            #expect(got.dtype == expected.dtype, "\(key)")
+            #expect(got.shape == expected.shape, "\(key)")
+            if expected.dtype == .float32 {
+                expectClose(got.doubles.map { Float($0) }, expected.doubles.map { Float($0) }, atol: 1e-5, rtol: 1e-5)
+            } else {
+                #expect(got.doubles == expected.doubles, "\(key)")
+            }
+        }
+    }
+
+    @Test func loopsBecomeFunctionsOfTheLibrary() throws {
+        let (_, file) = try Self.load("nested_loops")
+        let graph = file.manifest.graph
+        #expect(graph.nodes.contains { $0.op == .while })
+        let bodies = graph.functions ?? [:]
+        #expect(bodies.count >= 4, "outer cond/body and inner cond/body: \(bodies.keys.sorted())")
+        #expect(bodies.values.contains { $0.nodes.contains { $0.op == .while } }, "the inner loop lives in the outer body")
+    }
+
+    @Test func aRunTimeTripCountIsHonouredForEveryCount() throws {
+        let (model, _) = try Self.load("while_runtime")
+        for n in [0, 1, 7] {
+            var y: [Float] = [0.5, -1, 2]
+            for _ in 0..<n { y = y.map { $0 * 1.5 - 0.25 } }
+            let out = try model.run(typed: ["x": TypedTensor(shape: [3], floats: [0.5, -1, 2]), "n": TypedTensor(shape: [], int32: [Int32(n)])])
+            expectClose(out["y"]!.doubles.map { Float($0) }, y, atol: 1e-5, rtol: 1e-5)
+            #expect(out["steps"]!.storage == .int32([Int32(2 * n)]))
+        }
+    }
+}
