@@ -1,5 +1,5 @@
 import Foundation
-import Formats
+@testable import Formats
 
 /// Shared helpers for the libFuzzer targets (see Fuzz/README.md). Nothing here is part of the `skiff` product.
 public enum FuzzSupport {
@@ -64,19 +64,24 @@ public enum FuzzSupport {
         put(CRC32C.checksum(Array(bytes[0..<60])), at: 60)
     }
 
-    /// `fixtures/tiny_classifier.skiff` (an image classifier) and the same model without its image signature
-    /// (a tensor model), for the targets that drive the serving code.
-    public static let imageModelPath = fixtures + "/tiny_classifier.skiff"
-    public static let tensorModelPath: String = {
-        var bytes = Array(FileManager.default.contents(atPath: imageModelPath) ?? Data())
-        let length = Int(bytes[32..<40].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
-        let range = 64..<(64 + length)
-        var manifest = try! JSONDecoder().decode(SkiffManifest.self, from: Data(bytes[range]))
-        manifest.images = nil
-        let json = Array(try! JSONEncoder().encode(manifest))
-        precondition(json.count <= length)
-        bytes.replaceSubrange(range, with: json + Array(repeating: UInt8(ascii: " "), count: length - json.count))
-        reseal(&bytes)
-        return write(bytes, as: "tensor_model.skiff")
+    /// `fixtures/tiny_classifier.skiff` (a tensor model: 8×8×3 → 3 classes) and the same model with an image
+    /// signature, for the targets that drive the serving code. The image signature keeps `max_pixels` at 4 Mpx
+    /// (the default is 50 Mpx) so that one execution stays in milliseconds; the caps themselves are unit-tested.
+    public static let tensorModelPath = fixtures + "/tiny_classifier.skiff"
+    public static let imageModelPath: String = {
+        let file = try! SkiffFile(path: tensorModelPath)
+        var weights: [String: ConstantData] = [:]
+        for c in file.manifest.graph.constants {
+            weights[c.name] = ConstantData(shape: file.entry(c.name)?.shape ?? [], values: try! file.floats(c.name))
+        }
+        var manifest = file.manifest
+        manifest.images = [ImageInput(input: "image", height: 8, width: 8, channels: 3, crop: .init(centralFraction: 0.875),
+                                      normalization: .preset("tf", channels: 3)!, exifOrientation: true,
+                                      maxEncodedBytes: 1 << 20, maxPixels: 4 << 20)]
+        var writer = SkiffWriter(manifest: manifest, options: .init())
+        try! LoweredModel(graph: manifest.graph, weights: weights).addTensors(to: &writer)
+        let path = scratch + "/image_model.skiff"
+        _ = try! writer.write(to: path)
+        return path
     }()
 }
