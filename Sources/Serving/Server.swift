@@ -291,15 +291,7 @@ public final class SkiffServer: Sendable {
                 let t = try TensorJSON.stack(list, field: "instances")
                 outputs = try await infer { try model.run([graph.inputs[0].name: t]) }
             } else {
-                var feeds: [String: Tensor] = [:]
-                for input in graph.inputs {
-                    let rows = try list.enumerated().map { i, v -> JSONValue in
-                        guard let x = v.object?[input.name] else { throw ServingError(.badRequest, "instances[\(i)] has no input '\(input.name)'") }
-                        return x
-                    }
-                    feeds[input.name] = try TensorJSON.stack(rows, field: "instances.\(input.name)")
-                }
-                let f = feeds
+                let f = try TensorJSON.stack(list, inputs: graph.inputs.map(\.name))
                 outputs = try await infer { try model.run(f) }
             }
         } else if let inputs = object["inputs"] {
@@ -314,7 +306,7 @@ public final class SkiffServer: Sendable {
             } else {
                 var feeds: [String: Tensor] = [:]
                 if let o = inputs.object {
-                    for (k, v) in o { let (s, vals) = try TensorJSON.flatten(v, field: "inputs.\(k)"); feeds[k] = Tensor(shape: s, values: vals) }
+                    feeds = try TensorJSON.named(o)
                 } else {
                     guard graph.inputs.count == 1 else { throw ServingError(.badRequest, "this model has \(graph.inputs.count) inputs; send \"inputs\" as an object by name") }
                     let (s, vals) = try TensorJSON.flatten(inputs, field: "inputs")
