@@ -70,7 +70,7 @@ import Testing
         let over = Self.kind { _ = try TensorJSON.stack([row, row, row], inputs: ["a", "b"], limit: 12) }
         #expect(over?.0 == .tooLarge, "\(String(describing: over))")
         #expect(over?.1.contains("instances.b") == true, "\(String(describing: over))")
-        let missing = Self.kind { _ = try TensorJSON.stack([row, .object(["a": six])], inputs: ["a", "b"]) }
+        let missing = Self.kind { _ = try TensorJSON.stack([row, .object(["a": .array([.number(7), .number(8), .number(9)])])], inputs: ["a", "b"]) }
         #expect(missing?.0 == .badRequest && missing?.1.contains("instances[1] has no input 'b'") == true, "\(String(describing: missing))")
     }
 }
