@@ -20,6 +20,9 @@ public final class SkiffServer: Sendable {
         public var maxBodyBytes = 8 << 20
         /// Seconds a request may wait for a worker.
         public var queueTimeout = 30.0
+        /// Seconds a connection may go without a complete request part (head, body chunk, end) before it is
+        /// closed, unless a response is being computed for it: bounds idle keep-alive and slow clients.
+        public var idleTimeout = 60.0
         public var topK = 5
         /// An origin allowed to call the API from a browser (`Access-Control-Allow-Origin`), or nil for none.
         public var corsOrigin: String?
@@ -72,6 +75,7 @@ public final class SkiffServer: Sendable {
         let app = Application(
             router: router(),
             configuration: .init(address: .hostname(options.host, port: options.port), serverName: "skiff/\(SkiffVersion.current)"),
+            server: .http1(configuration: .init(idleTimeout: .milliseconds(Int64(options.idleTimeout * 1000)))),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
         do {
