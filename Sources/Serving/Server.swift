@@ -74,8 +74,8 @@ public final class SkiffServer: Sendable {
         logger.logLevel = .warning
         let app = Application(
             router: router(),
-            configuration: .init(address: .hostname(options.host, port: options.port), serverName: "skiff/\(SkiffVersion.current)"),
             server: .http1(configuration: .init(idleTimeout: .milliseconds(Int64(options.idleTimeout * 1000)))),
+            configuration: .init(address: .hostname(options.host, port: options.port), serverName: "skiff/\(SkiffVersion.current)"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
         do {
