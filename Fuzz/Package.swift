@@ -14,7 +14,8 @@ let package = Package(
     platforms: [.macOS(.v13)],
     dependencies: [.package(name: "Skiff", path: "..")],
     targets: [
-        .target(name: "FuzzSupport", dependencies: [.product(name: "Formats", package: "Skiff")]),
+        .target(name: "CLibFuzzer"),
+        .target(name: "FuzzSupport", dependencies: ["CLibFuzzer", .product(name: "Formats", package: "Skiff")]),
     ] + targets.map {
         .executableTarget(name: $0, dependencies: [
             "FuzzSupport",

@@ -12,3 +12,8 @@ public func fuzz(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     precondition(!reply.payload.isEmpty, "empty Lambda reply")
     return 0
 }
+
+@_cdecl("FuzzLambdaEvent_main")
+public func start(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
+    runFuzzer(argc, argv) { data, size in data.map { fuzz(UnsafeRawPointer($0), size) } ?? 0 }
+}

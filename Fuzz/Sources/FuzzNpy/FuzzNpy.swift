@@ -1,4 +1,5 @@
 // `.npy` arrays (`skiff run --input`, test fixtures): header dict, dtype, shape, data length.
+import FuzzSupport
 import Formats
 
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -8,4 +9,9 @@ public func fuzz(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
         _ = try? array.serialized()
     }
     return 0
+}
+
+@_cdecl("FuzzNpy_main")
+public func start(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
+    runFuzzer(argc, argv) { data, size in data.map { fuzz(UnsafeRawPointer($0), size) } ?? 0 }
 }

@@ -14,3 +14,8 @@ public func fuzz(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     for spec in file.manifest.images ?? [] { _ = ImagePipeline(spec) }
     return 0
 }
+
+@_cdecl("FuzzSkiffFile_main")
+public func start(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
+    runFuzzer(argc, argv) { data, size in data.map { fuzz(UnsafeRawPointer($0), size) } ?? 0 }
+}

@@ -1,5 +1,16 @@
+import CLibFuzzer
 import Foundation
 @testable import Formats
+
+/// The entry point of every target. SwiftPM links a debug executable with `main` renamed to `<Target>_main`
+/// (so that tests could import it), and `-parse-as-library` leaves that symbol undefined; each target defines
+/// it with `@_cdecl` and calls this, which hands the command line to libFuzzer's driver.
+public func runFuzzer(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>,
+                      _ body: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> CInt {
+    var argc = argc
+    var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = argv
+    return LLVMFuzzerRunDriver(&argc, &argv, body)
+}
 
 /// Shared helpers for the libFuzzer targets (see Fuzz/README.md). Nothing here is part of the `skiff` product.
 public enum FuzzSupport {
