@@ -58,6 +58,27 @@ public enum KerasReader {
     /// looked up by exact name and extracted to memory or to a file Skiff names itself, so archive paths
     /// never reach the file system; sizes are capped.
     public static func readArchive(path: String) throws -> Result {
+        let members = try archiveMembers(path: path)
+        let tmp = NSTemporaryDirectory() + "/skiff-\(UUID().uuidString).weights.h5"
+        TemporaryFiles.register(tmp)
+        defer {
+            try? FileManager.default.removeItem(atPath: tmp)
+            TemporaryFiles.unregister(tmp)
+        }
+        try AtomicFile.write(Array(members.weights), to: tmp)
+        let h5 = try HDF5File(path: tmp)
+        return try lower(configText: String(decoding: members.config, as: UTF8.self), weights: nil,
+                         kerasVersion: members.metadata?["keras_version"]?.string ?? "3", backend: nil, source: path, format: "keras-v3", useV3Weights: h5)
+    }
+
+    /// The members of a `.keras` archive Skiff reads — the zip part of `readArchive`, no HDF5 involved.
+    struct ArchiveMembers {
+        var config: Data
+        var metadata: JSONValue?
+        var weights: Data
+    }
+
+    static func archiveMembers(path: String) throws -> ArchiveMembers {
         let archive: Archive
         do {
             archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .read)
@@ -91,16 +112,7 @@ public enum KerasReader {
         guard let weights = try member("model.weights.h5", cap: maxWeightsBytes) else {
             throw FormatsError(.manifestInvalid, "has no 'model.weights.h5'", file: path)
         }
-        let tmp = NSTemporaryDirectory() + "/skiff-\(UUID().uuidString).weights.h5"
-        TemporaryFiles.register(tmp)
-        defer {
-            try? FileManager.default.removeItem(atPath: tmp)
-            TemporaryFiles.unregister(tmp)
-        }
-        try AtomicFile.write(Array(weights), to: tmp)
-        let h5 = try HDF5File(path: tmp)
-        return try lower(configText: String(decoding: config, as: UTF8.self), weights: nil,
-                         kerasVersion: metadata?["keras_version"]?.string ?? "3", backend: nil, source: path, format: "keras-v3", useV3Weights: h5)
+        return ArchiveMembers(config: config, metadata: metadata, weights: weights)
     }
 
     static func lower(configText: String, weights: (any KerasWeightSource)?, kerasVersion: String?, backend: String?, source: String,

@@ -17,8 +17,7 @@ public enum LabelsFile {
     }
 
     public static func read(_ path: String) throws -> Labels {
-        guard let data = FileManager.default.contents(atPath: path) else { throw FormatsError(.io, "cannot read the labels file", file: path) }
-        guard data.count <= maxBytes else { throw FormatsError(.sizeMismatch, "the labels file is \(data.count) bytes; the limit is \(maxBytes)", file: path) }
+        guard let data = try BoundedRead.contents(of: path, limit: maxBytes, what: "labels file") else { throw FormatsError(.io, "cannot read the labels file", file: path) }
         var text = String(decoding: data, as: UTF8.self)
         if text.hasPrefix("\u{FEFF}") { text.removeFirst() }
         let lower = path.lowercased()

@@ -514,8 +514,11 @@ struct Lowering {
         case "Reshape":
             guard c.count == 2 else { return nil }
             var shape = try c[1].values.map { try whole($0) }
-            if let i = shape.firstIndex(of: -1) { shape[i] = c[0].values.count / max(1, shape.filter { $0 != -1 }.reduce(1, *)) }
-            guard shape.reduce(1, *) == c[0].values.count else { throw fail("Reshape '\(n.name)' cannot give \(c[0].values.count) values the shape \(shape)") }
+            // Checked products: the shape comes from the file (each entry ≤ 2^40, so a plain product can overflow).
+            if let i = shape.firstIndex(of: -1) {
+                shape[i] = c[0].values.count / max(1, GraphLimits.elementCount(shape.filter { $0 != -1 }.map { .fixed($0) }) ?? Int.max)
+            }
+            guard GraphLimits.elementCount(shape.map { .fixed($0) }) == c[0].values.count else { throw fail("Reshape '\(n.name)' cannot give \(c[0].values.count) values the shape \(shape)") }
             return TFTensor(dtype: c[0].dtype, shape: shape, values: c[0].values)
         case "Squeeze":
             let axes = Set((n.attrs["squeeze_dims"]?.ints ?? []).map { $0 < 0 ? $0 + c[0].shape.count : $0 })

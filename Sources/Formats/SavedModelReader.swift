@@ -65,6 +65,8 @@ struct TFModel {
     var boundInputs: [String: [Int]] = [:]
     var checkpointKeys: [Int: String] = [:]
     var bundle: TensorBundle?
+    /// Most elements a constant may be filled up to from fewer stored values (TensorProto's trailing fill).
+    static let maxFilledConstant = 1 << 26
 
     /// - Parameter tags: the MetaGraph's tag set; nil takes the only MetaGraph, or the one tagged `serve`.
     init(dir: String, tags: [String]? = nil) throws {
@@ -86,10 +88,13 @@ struct TFModel {
             let have = metas.map { "{" + tagSet($0).sorted().joined(separator: ",") + "}" }.joined(separator: ", ")
             throw FormatsError(.manifestInvalid, "has no MetaGraph tagged {\((tags ?? ["serve"]).sorted().joined(separator: ","))} (it has: \(have)); choose one with --tag", file: pb)
         }
-        func tensor(_ t: UnsafeMutablePointer<Skiff__Tf__TensorProto>) -> TFTensor {
+        func tensor(_ t: UnsafeMutablePointer<Skiff__Tf__TensorProto>) throws -> TFTensor {
             let dtype = Int(t.pointee.dtype.rawValue)
             let dims = shape(t.pointee.tensor_shape) ?? []
-            let n = dims.reduce(1, *)
+            // The shape is the file's claim: checked (no negative dims, no overflow) before anything is sized by it.
+            guard let n = GraphLimits.elementCount(dims.map { .fixed($0) }) else {
+                throw FormatsError(.absurdShape, "a constant tensor declares the shape \(dims) (each dimension must be 0…\(GraphLimits.maxDimension), at most \(GraphLimits.maxElements) elements)", file: pb)
+            }
             var values: [Double] = []
             let content = t.pointee.tensor_content
             if content.len > 0, let p = content.data {
@@ -110,12 +115,18 @@ struct TFModel {
                 case 10: values = (0..<Int(t.pointee.n_bool_val)).map { t.pointee.bool_val[$0] != 0 ? 1 : 0 }
                 default: break
                 }
-                // TF fills missing trailing elements with the last value (none → zeros).
-                if values.count < n { values += Array(repeating: values.last ?? 0, count: n - values.count) }
+                // TF fills missing trailing elements with the last value (none → zeros). A few bytes can claim a
+                // huge constant this way, so the filled size has a cap of its own.
+                if values.count < n {
+                    guard n <= TFModel.maxFilledConstant else {
+                        throw FormatsError(.absurdShape, "a constant tensor of shape \(dims) gives \(values.count) of its \(n) values and asks for the rest to be filled; Skiff fills at most \(TFModel.maxFilledConstant)", file: pb)
+                    }
+                    values += Array(repeating: values.last ?? 0, count: n - values.count)
+                }
             }
-            return TFTensor(dtype: dtype, shape: dims, values: Array(values.prefix(max(n, values.isEmpty ? 0 : n))))
+            return TFTensor(dtype: dtype, shape: dims, values: Array(values.prefix(n)))
         }
-        func attr(_ a: UnsafeMutablePointer<Skiff__Tf__AttrValue>) -> TFAttr {
+        func attr(_ a: UnsafeMutablePointer<Skiff__Tf__AttrValue>) throws -> TFAttr {
             switch a.pointee.value_case {
             case SKIFF__TF__ATTR_VALUE__VALUE_S: return .s(String(decoding: UnsafeBufferPointer(start: a.pointee.s.data, count: a.pointee.s.len), as: UTF8.self))
             case SKIFF__TF__ATTR_VALUE__VALUE_I: return .i(Int(a.pointee.i))
@@ -123,7 +134,7 @@ struct TFModel {
             case SKIFF__TF__ATTR_VALUE__VALUE_B: return .b(a.pointee.b != 0)
             case SKIFF__TF__ATTR_VALUE__VALUE_TYPE: return .type(Int(a.pointee.type.rawValue))
             case SKIFF__TF__ATTR_VALUE__VALUE_SHAPE: return .shape(shape(a.pointee.shape))
-            case SKIFF__TF__ATTR_VALUE__VALUE_TENSOR: return .tensor(tensor(a.pointee.tensor))
+            case SKIFF__TF__ATTR_VALUE__VALUE_TENSOR: return .tensor(try tensor(a.pointee.tensor))
             case SKIFF__TF__ATTR_VALUE__VALUE_FUNC: return .fn(str(a.pointee.func.pointee.name))
             case SKIFF__TF__ATTR_VALUE__VALUE_LIST:
                 let l = a.pointee.list.pointee
@@ -134,23 +145,23 @@ struct TFModel {
             default: return .other
             }
         }
-        func node(_ n: UnsafeMutablePointer<Skiff__Tf__NodeDef>) -> TFNode {
+        func node(_ n: UnsafeMutablePointer<Skiff__Tf__NodeDef>) throws -> TFNode {
             var attrs: [String: TFAttr] = [:]
             for i in 0..<Int(n.pointee.n_attr) {
                 guard let e = n.pointee.attr[i], let v = e.pointee.value else { continue }
-                attrs[str(e.pointee.key)] = attr(v)
+                attrs[str(e.pointee.key)] = try attr(v)
             }
             return TFOpDefs.withDefaults(TFNode(name: str(n.pointee.name), op: str(n.pointee.op), inputs: (0..<Int(n.pointee.n_input)).map { str(n.pointee.input[$0]) }, attrs: attrs))
         }
         tensorflowVersion = meta.pointee.meta_info_def.map { str($0.pointee.tensorflow_version) }
         if let g = meta.pointee.graph_def {
-            for i in 0..<Int(g.pointee.n_node) { let n = node(g.pointee.node[i]!); nodes[n.name] = n }
+            for i in 0..<Int(g.pointee.n_node) { let n = try node(g.pointee.node[i]!); nodes[n.name] = n }
             if let lib = g.pointee.library {
                 for f in 0..<Int(lib.pointee.n_function) {
                     let fd = lib.pointee.function[f]!
                     guard let sig = fd.pointee.signature else { continue }
                     var body: [String: TFNode] = [:]
-                    for i in 0..<Int(fd.pointee.n_node_def) { let n = node(fd.pointee.node_def[i]!); body[n.name] = n }
+                    for i in 0..<Int(fd.pointee.n_node_def) { let n = try node(fd.pointee.node_def[i]!); body[n.name] = n }
                     var ret: [String: String] = [:]
                     for i in 0..<Int(fd.pointee.n_ret) { ret[str(fd.pointee.ret[i]!.pointee.key)] = str(fd.pointee.ret[i]!.pointee.value) }
                     let name = str(sig.pointee.name)

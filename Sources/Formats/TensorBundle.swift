@@ -99,8 +99,8 @@ public struct TensorBundle: Sendable {
             throw FormatsError(.unsupportedDType, "entry '\(key)' holds \(SavedModelInfo.dtypeName(e.dtype)) values, which are not model weights (Skiff converts numeric variables only)", file: prefix + ".index")
         }
         let raw = try bytes(key)
-        let count = e.shape.reduce(1, *)
-        guard raw.count == count * width else { throw FormatsError(.sizeMismatch, "entry '\(key)' has \(raw.count) bytes for shape \(e.shape)", file: prefix + ".index") }
+        // The shape is the index's claim, the byte count the shard's: compare with checked arithmetic.
+        guard let count = GraphLimits.elementCount(e.shape.map { .fixed($0) }), raw.count / width == count, raw.count % width == 0 else { throw FormatsError(.sizeMismatch, "entry '\(key)' has \(raw.count) bytes for shape \(e.shape)", file: prefix + ".index") }
         return raw.withUnsafeBytes { p in
             (0..<count).map { i in
                 switch e.dtype {

@@ -133,9 +133,12 @@ public struct Recipe: Codable, Sendable, Equatable {
     public static let formats = ["h5", "keras", "skiff"]
     public static let architectures = ["x86_64", "arm64"]
 
+    /// Largest recipe file read (real ones are under 2 KB).
+    public static let maxBytes = 1 << 20
+
     /// Reads and checks a recipe file: unknown keys, wrong types and out-of-range values are errors naming the field.
     public static func load(path: String) throws -> Recipe {
-        guard let data = FileManager.default.contents(atPath: path) else { throw FormatsError(.io, "cannot read the recipe", file: path) }
+        guard let data = try BoundedRead.contents(of: path, limit: maxBytes, what: "recipe") else { throw FormatsError(.io, "cannot read the recipe", file: path) }
         return try parse(String(decoding: data, as: UTF8.self), path: path)
     }
 
@@ -237,7 +240,9 @@ public struct Recipe: Codable, Sendable, Equatable {
     public func labelsText() throws -> String? {
         if isBuiltin { return builtinLabelsKey.flatMap { BuiltinRecipes.labels[$0] } }
         guard let path = labelsPath else { return nil }
-        guard let data = FileManager.default.contents(atPath: path) else { throw FormatsError(.io, "cannot read the labels file of recipe '\(name)'", file: path) }
+        guard let data = try BoundedRead.contents(of: path, limit: LabelsFile.maxBytes, what: "labels file of recipe '\(name)'") else {
+            throw FormatsError(.io, "cannot read the labels file of recipe '\(name)'", file: path)
+        }
         return String(decoding: data, as: UTF8.self)
     }
 

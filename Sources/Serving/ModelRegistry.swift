@@ -99,8 +99,11 @@ public struct ModelConfig: Sendable, Equatable {
         }
     }
 
+    /// Largest `models.config` read.
+    public static let maxConfigBytes = 1 << 20
+
     public static func parse(path: String) throws -> [ModelConfig] {
-        guard let data = FileManager.default.contents(atPath: path) else { throw FormatsError(.io, "cannot read the model config", file: path) }
+        guard let data = try BoundedRead.contents(of: path, limit: maxConfigBytes, what: "model config") else { throw FormatsError(.io, "cannot read the model config", file: path) }
         do { return try parse(text: String(decoding: data, as: UTF8.self), relativeTo: URL(fileURLWithPath: path).deletingLastPathComponent().path) } catch let e as ServingError {
             throw FormatsError(.manifestInvalid, e.message, file: path)
         }

@@ -20,6 +20,9 @@ public final class SkiffServer: Sendable {
         public var maxBodyBytes = 8 << 20
         /// Seconds a request may wait for a worker.
         public var queueTimeout = 30.0
+        /// Seconds a connection may go without a complete request part (head, body chunk, end) before it is
+        /// closed, unless a response is being computed for it: bounds idle keep-alive and slow clients.
+        public var idleTimeout = 60.0
         public var topK = 5
         /// An origin allowed to call the API from a browser (`Access-Control-Allow-Origin`), or nil for none.
         public var corsOrigin: String?
@@ -71,6 +74,7 @@ public final class SkiffServer: Sendable {
         logger.logLevel = .warning
         let app = Application(
             router: router(),
+            server: .http1(configuration: .init(idleTimeout: .milliseconds(Int64(options.idleTimeout * 1000)))),
             configuration: .init(address: .hostname(options.host, port: options.port), serverName: "skiff/\(SkiffVersion.current)"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
@@ -291,15 +295,7 @@ public final class SkiffServer: Sendable {
                 let t = try TensorJSON.stack(list, field: "instances")
                 outputs = try await infer { try model.run([graph.inputs[0].name: t]) }
             } else {
-                var feeds: [String: Tensor] = [:]
-                for input in graph.inputs {
-                    let rows = try list.enumerated().map { i, v -> JSONValue in
-                        guard let x = v.object?[input.name] else { throw ServingError(.badRequest, "instances[\(i)] has no input '\(input.name)'") }
-                        return x
-                    }
-                    feeds[input.name] = try TensorJSON.stack(rows, field: "instances.\(input.name)")
-                }
-                let f = feeds
+                let f = try TensorJSON.stack(list, inputs: graph.inputs.map(\.name))
                 outputs = try await infer { try model.run(f) }
             }
         } else if let inputs = object["inputs"] {
@@ -314,7 +310,7 @@ public final class SkiffServer: Sendable {
             } else {
                 var feeds: [String: Tensor] = [:]
                 if let o = inputs.object {
-                    for (k, v) in o { let (s, vals) = try TensorJSON.flatten(v, field: "inputs.\(k)"); feeds[k] = Tensor(shape: s, values: vals) }
+                    feeds = try TensorJSON.named(o)
                 } else {
                     guard graph.inputs.count == 1 else { throw ServingError(.badRequest, "this model has \(graph.inputs.count) inputs; send \"inputs\" as an object by name") }
                     let (s, vals) = try TensorJSON.flatten(inputs, field: "inputs")

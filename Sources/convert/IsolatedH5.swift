@@ -2,9 +2,9 @@ import ArgumentParser
 import Foundation
 import Formats
 
-/// Reads Keras HDF5 files in a child process. libhdf5 (1.10) can crash (SIGSEGV in `H5HG_read` on a
-/// corrupt global heap) or hang on a hostile file; in the child that only ends the child, and the parent
-/// reports one line — "cannot read the file: the HDF5 library failed on it …" — instead of dying.
+/// Reads Keras HDF5 files (`.h5`, and the `model.weights.h5` inside `.keras` archives) in a child process.
+/// libhdf5 (1.10) can crash (SIGSEGV in `H5HG_read` on a corrupt global heap) or hang on a hostile file; in
+/// the child that only ends the child, and the parent reports one line — "cannot read the file: the HDF5 library failed on it …" — instead of dying.
 ///
 /// The child is `skiff _read-h5` (hidden): it reads the file with a memory limit and writes the lowered
 /// model as a plain `.skiff` file (or its `FormatsError` as JSON) to a temporary path the parent reads back.
@@ -18,9 +18,10 @@ enum IsolatedH5 {
         var file: String?
     }
 
-    /// `convert h5`'s reader: a full model file, or weights plus a JSON architecture.
-    static func read(model: String?, weights: String?, config: String?) throws -> KerasReader.Result {
-        let source = model ?? weights ?? ""
+    /// `convert h5`'s reader: a full model file, or weights plus a JSON architecture; or, with `keras`,
+    /// `convert keras`'s (the whole archive is read in the child: the zip, then its weights with libhdf5).
+    static func read(model: String?, weights: String?, config: String?, keras: String? = nil) throws -> KerasReader.Result {
+        let source = keras ?? model ?? weights ?? ""
         let out = NSTemporaryDirectory() + "/skiff-\(UUID().uuidString).h5read.skiff"
         for p in [out, out + ".error"] { TemporaryFiles.register(p) }
         defer {
@@ -32,7 +33,7 @@ enum IsolatedH5 {
         let size = (try? FileManager.default.attributesOfItem(atPath: source)[.size] as? Int) ?? 0
         let memory = (4 << 30) + 8 * size
         var arguments = ["_read-h5", "--out", out, "--memory-limit", String(memory)]
-        if let model { arguments += ["--model", model] } else { arguments += ["--weights", weights ?? "", "--config", config ?? ""] }
+        if let keras { arguments += ["--keras", keras] } else if let model { arguments += ["--model", model] } else { arguments += ["--weights", weights ?? "", "--config", config ?? ""] }
 
         let child = Process()
         child.executableURL = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
@@ -100,6 +101,7 @@ extension Skiff {
         static let configuration = CommandConfiguration(commandName: "_read-h5", shouldDisplay: false)
 
         @Option var model: String?
+        @Option var keras: String?
         @Option var weights: String?
         @Option var config: String?
         @Option var out: String
@@ -112,7 +114,7 @@ extension Skiff {
             signal(SIGINT, SIG_DFL)
             signal(SIGTERM, SIG_DFL)
             do {
-                let result = if let model { try KerasReader.readH5(path: model) } else { try KerasReader.readH5(weights: weights ?? "", config: config ?? "") }
+                let result = if let keras { try KerasReader.readArchive(path: keras) } else if let model { try KerasReader.readH5(path: model) } else { try KerasReader.readH5(weights: weights ?? "", config: config ?? "") }
                 try IsolatedH5.save(result, to: out)
             } catch let e as FormatsError {
                 try IsolatedH5.saveError(e, to: out)

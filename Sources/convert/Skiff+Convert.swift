@@ -212,7 +212,10 @@ extension Skiff.Convert {
 
         func run() throws {
             try SourceKind.expect(.kerasArchive, at: model)
-            try Converter(options: options, source: model) { try KerasReader.readArchive(path: model) }.run()
+            let model = model
+            try Converter(options: options, source: model) {
+                try IsolatedH5.read(model: nil, weights: nil, config: nil, keras: model)  // libhdf5 runs in a child process
+            }.run()
         }
     }
 }

@@ -62,7 +62,8 @@ struct DeployableModel {
                 if let labelsFile = try labels ?? r.writeLabels(into: scratch) { args += ["--labels", labelsFile] }
                 let options = try ConvertOptions.parse(args + ["-o", path])
                 summary = try Converter(options: options, source: from, read: {
-                    format == "keras" ? try KerasReader.readArchive(path: from) : try IsolatedH5.read(model: from, weights: nil, config: nil)
+                    format == "keras" ? try IsolatedH5.read(model: nil, weights: nil, config: nil, keras: from)
+                        : try IsolatedH5.read(model: from, weights: nil, config: nil)
                 }, quiet: true).run()
             }
         }

@@ -41,6 +41,9 @@ extension Skiff {
         @Option(help: "Seconds a request may wait for a worker before it gets 503.")
         var timeout = 30.0
 
+        @Option(name: .customLong("idle-timeout"), help: "Seconds a connection may stay open without sending a request (or while sending one's head or body) before it is closed.")
+        var idleTimeout = 60.0
+
         @Option(help: "Classes returned by :labels and :classify unless the request says.")
         var top = 5
 
@@ -64,7 +67,7 @@ extension Skiff {
         func validate() throws {
             if models.isEmpty && modelConfig == nil { throw ValidationError("give .skiff files to serve or --model-config") }
             if !(0...65535).contains(port) { throw ValidationError("--port must be 0 … 65535") }
-            if workers < 1 || queue < 0 || maxBodyMB < 1 || timeout <= 0 || top < 1 { throw ValidationError("--workers, --max-body-mb, --timeout and --top must be positive, --queue not negative") }
+            if workers < 1 || queue < 0 || maxBodyMB < 1 || timeout <= 0 || idleTimeout <= 0 || top < 1 { throw ValidationError("--workers, --max-body-mb, --timeout, --idle-timeout and --top must be positive, --queue not negative") }
         }
 
         func run() throws {
@@ -88,6 +91,7 @@ extension Skiff {
             options.queueLimit = queue
             options.maxBodyBytes = maxBodyMB << 20
             options.queueTimeout = timeout
+            options.idleTimeout = idleTimeout
             options.topK = top
             options.corsOrigin = cors
             options.logRequests = !noRequestLog

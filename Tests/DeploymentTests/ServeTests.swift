@@ -302,6 +302,43 @@ final class ServeProcess: @unchecked Sendable {
         }
     }
 
+    /// A raw TCP connection to the server that sends `text` and then waits up to `wait` seconds for the server
+    /// to close it. Returns the seconds until the close (reading 0 bytes), or nil if it stayed open.
+    static func secondsUntilClosed(port: Int, sending text: String, wait: Double) -> Double? {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = UInt16(port).bigEndian
+        guard withUnsafeMutablePointer(to: &addr, { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }) == 0 else { return nil }
+        _ = text.utf8CString.withUnsafeBufferPointer { send(fd, $0.baseAddress, $0.count - 1, 0) }
+        var timeout = timeval(tv_sec: 0, tv_usec: 200_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let start = Date()
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while Date().timeIntervalSince(start) < wait {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) { return Date().timeIntervalSince(start) }
+        }
+        return nil
+    }
+
+    /// Slow and idle clients are closed after --idle-timeout: a request head that never finishes, and a
+    /// keep-alive connection after its response. (Hummingbird alone keeps both open indefinitely.)
+    @Test func idleAndSlowConnectionsAreClosed() async throws {
+        let server = try ServeProcess(["--idle-timeout", "1", "--no-request-log", packageRoot + "/fixtures/tiny_classifier.skiff"])
+        defer { _ = server.process.isRunning ? kill(server.process.processIdentifier, SIGTERM) : 0 }
+        let partial = Self.secondsUntilClosed(port: server.port, sending: "GET /v1/models/tiny_classifier HTTP/1.1\r\nHost: x\r\n", wait: 8)
+        #expect(partial != nil, "a connection that never finished its request head stayed open")
+        let idle = Self.secondsUntilClosed(port: server.port, sending: "GET /v1/models/tiny_classifier HTTP/1.1\r\nHost: x\r\n\r\n", wait: 8)
+        #expect(idle != nil, "an idle keep-alive connection stayed open")
+        #expect((partial ?? 0) >= 0.5 && (idle ?? 0) >= 0.5, "closed before the timeout: \(String(describing: partial)), \(String(describing: idle))")
+        // The server itself is fine.
+        #expect(try await server.request("/v1/models/tiny_classifier").status == 200)
+        #expect(try SkiffRun("serve", "--idle-timeout", "0", packageRoot + "/fixtures/tiny_classifier.skiff").status != 0)
+    }
+
     @Test func modelConfigTextFormat() throws {
         let configs = try ModelConfig.parse(text: """
             model_config_list: {

@@ -49,4 +49,28 @@ import Testing
         #expect(small.shape == [2, 2])
         #expect(small.values == [1, 2, 3, 4])
     }
+
+    /// `{"inputs": {…}}` and multi-input `instances` are capped as a whole: each input fitting is not enough.
+    @Test func severalInputsShareOneCap() throws {
+        let six = try JSONValue(parsing: Data("[[1,2,3],[4,5,6]]".utf8))
+        let two = try TensorJSON.named(["a": six, "b": six], limit: 12)
+        #expect(two["a"]?.shape == [2, 3])
+        #expect(two["b"]?.values == [1, 2, 3, 4, 5, 6])
+        let three = Self.kind { _ = try TensorJSON.named(["a": six, "b": six, "c": six], limit: 12) }
+        #expect(three?.0 == .tooLarge, "\(String(describing: three))")
+        #expect(three?.1.contains("inputs.c") == true && three?.1.contains("with the 12 values of the request's other inputs") == true,
+                "\(String(describing: three))")
+
+        let row = try JSONValue(parsing: Data(#"{"a": [1, 2, 3], "b": [4, 5, 6]}"#.utf8))
+        let batch = try TensorJSON.stack([row, row], inputs: ["a", "b"], limit: 12)
+        #expect(batch["a"]?.shape == [2, 3])
+        #expect(batch["b"]?.values == [4, 5, 6, 4, 5, 6])
+        // Three rows: 9 values per input, each under 12, 18 together.
+        #expect(try TensorJSON.stack([row, row, row], inputs: ["a"], limit: 12)["a"]?.count == 9)
+        let over = Self.kind { _ = try TensorJSON.stack([row, row, row], inputs: ["a", "b"], limit: 12) }
+        #expect(over?.0 == .tooLarge, "\(String(describing: over))")
+        #expect(over?.1.contains("instances.b") == true, "\(String(describing: over))")
+        let missing = Self.kind { _ = try TensorJSON.stack([row, .object(["a": .array([.number(7), .number(8), .number(9)])])], inputs: ["a", "b"]) }
+        #expect(missing?.0 == .badRequest && missing?.1.contains("instances[1] has no input 'b'") == true, "\(String(describing: missing))")
+    }
 }

@@ -83,4 +83,14 @@ import TestSupport
         #expect(try read("labels.txt", "\u{FEFF}Terrier, type 0\ndog").names == ["Terrier, type 0", "dog"])
         #expect(try error("labels.txt", "cat\n\ndog\n").contains("line 2 is empty"))
     }
+
+    /// The cap is enforced while reading: `/dev/zero` (endless) once read until memory ran out.
+    @Test func oversizedAndEndlessFilesAreRefusedWhileReading() throws {
+        expectFormatsError(.sizeMismatch, "/dev/zero", "labels file", "\(LabelsFile.maxBytes)") { try LabelsFile.read("/dev/zero") }
+        let dir = try temporaryDirectory()
+        let big = dir + "/big.txt"
+        try Data(repeating: UInt8(ascii: "a"), count: LabelsFile.maxBytes + 1).write(to: URL(fileURLWithPath: big))
+        expectFormatsError(.sizeMismatch, "big.txt", "more than \(LabelsFile.maxBytes) bytes") { try LabelsFile.read(big) }
+        expectFormatsError(.io, "cannot read the labels file") { try LabelsFile.read(dir + "/missing.txt") }
+    }
 }

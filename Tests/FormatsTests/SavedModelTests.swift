@@ -129,6 +129,37 @@ import TestSupport
         }
     }
 
+    /// A constant's shape is the file's claim: a few bytes once declared dims whose product overflowed (a trap),
+    /// a negative dim (a trap in `prefix`), or a shape filled in full from one value (tens of GB).
+    @Test func constantShapesAreCheckedBeforeAnythingIsSized() throws {
+        for (shape, values, fragment) in [([1 << 40, 1 << 40], [1] as [Float], "declares the shape"),
+                                          ([-3, 2], [1], "declares the shape"),
+                                          ([1 << 30], [0.5], "Skiff fills at most")] {
+            let dir = try CraftedSavedModel(nodes: [
+                .init("c", "Const", constant: (values, shape)),
+                .init("y", "AddV2", ["x", "c"]),
+            ], output: "y:0").write()
+            expectFormatsError(.absurdShape, "saved_model.pb", fragment, "\(shape)") { try SavedModelReader.read(directory: dir) }
+        }
+        // A legitimate fill (a zeros-like bias, one stored value) still works.
+        let dir = try CraftedSavedModel(nodes: [
+            .init("c", "Const", constant: ([0.25], [4])),
+            .init("y", "AddV2", ["x", "c"]),
+        ], output: "y:0").write()
+        #expect(try SavedModelReader.read(directory: dir).model.graph.nodes.count == 1)
+    }
+
+    /// A Reshape folded at conversion multiplies its shape constant's entries (each ≤ 2^40): checked products.
+    @Test func foldedReshapeShapesAreOverflowChecked() throws {
+        let dir = try CraftedSavedModel(nodes: [
+            .init("c", "Const", constant: ([1, 2, 3, 4], [4])),
+            .init("s", "Const", constant: ([Float(1 << 40), Float(1 << 40), -1], [3])),
+            .init("r", "Reshape", ["c", "s"]),
+            .init("y", "AddV2", ["x", "r"]),
+        ], output: "y:0").write()
+        expectFormatsError(.graphInvalid, "saved_model.pb", "Reshape 'r' cannot give 4 values the shape") { try SavedModelReader.read(directory: dir) }
+    }
+
     @Test func aFunctionThatCallsItselfIsBounded() throws {
         let dir = try CraftedSavedModel(nodes: [.init("call", "PartitionedCall", ["x"], function: "f")], output: "call:0",
                                         functions: [.init("f", input: "a", output: "out", body: [.init("again", "PartitionedCall", ["a"], function: "f")], returns: "again:output:0")]).write()
