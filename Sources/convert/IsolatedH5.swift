@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Formats
+import Importers
 
 /// Reads Keras HDF5 files in a child process. libhdf5 (1.10) can crash (SIGSEGV in `H5HG_read` on a
 /// corrupt global heap) or hang on a hostile file; in the child that only ends the child, and the parent

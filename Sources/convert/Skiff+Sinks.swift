@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Serving
+import HTTPServer
 
 extension Skiff {
     struct Sinks: ParsableCommand {
