@@ -99,7 +99,7 @@ public struct PredictionReport: Codable, Sendable, Equatable {
         return String(decoding: (try? encoder.encode(self)) ?? Data("{}".utf8), as: UTF8.self)
     }
 
-    static func round(_ ms: Double) -> Double { (ms * 1000).rounded() / 1000 }
+    package static func round(_ ms: Double) -> Double { (ms * 1000).rounded() / 1000 }
 }
 
 extension Classifier {

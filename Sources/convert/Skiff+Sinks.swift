@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Serving
+import PostgresSink
 import HTTPServer
 
 extension Skiff {
