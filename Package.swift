@@ -1,19 +1,47 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
 
 /// Skiff: Keras/TensorFlow image models → compact `.skiff` files → a Swift CPU engine and deployments.
 ///
 /// C libraries are reached only through the `C`-prefixed system-library targets below; each is found with
 /// pkg-config and names its Debian package, which `scripts/setup.sh` installs.
+/// How `skiff-runtime` links on Linux, for a container image with no base: the Swift runtime and Foundation
+/// static (`-static-stdlib`), unused sections dropped, and `-lzstd`, `-lturbojpeg`, `-lpng16`, `-lz` taken from
+/// the static archives Debian's -dev packages ship. The linker searches `StaticLibraries/` first, where
+/// `libNAME.so` is a one-line linker script `INPUT(libNAME.a)` naming the archive on the usual library path, so
+/// the same flags work on x86_64 and arm64. What is left dynamic is glibc (libc, libm, the loader), libstdc++
+/// and libgcc_s: `skiff package lambda --image` ships exactly what `ldd` lists (docs/DEPLOY.md).
+let runtimeStaticLibraries = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path + "/Sources/SkiffRuntime/StaticLibraries"
+let runtimeLinking: [LinkerSetting] = [
+    .unsafeFlags(["-static-stdlib", "-L", runtimeStaticLibraries, "-Xlinker", "--gc-sections",
+                  // FoundationEssentials' own archives once more, as a group, after everything: the autolinked order
+                  // can name them before the FoundationEssentials members that need them (gold reads archives once).
+                  "-Xlinker", "--start-group", "-Xlinker", "-lFoundationEssentials", "-Xlinker", "-l_FoundationCollections",
+                  "-Xlinker", "-l_FoundationCShims", "-Xlinker", "--end-group"], .when(platforms: [.linux])),
+]
+
+/// pkg-config names for libraries found on the default paths on Linux (none needed there) and via pkg-config elsewhere.
+func hostPkgConfig(_ name: String) -> String? {
+    #if os(Linux)
+    return nil
+    #else
+    return name
+    #endif
+}
+
 let package = Package(
     name: "Skiff",
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "skiff", targets: ["convert"]),
+        .executable(name: "skiff-runtime", targets: ["SkiffRuntime"]),
         .library(name: "Formats", targets: ["Formats"]),
+        .library(name: "Importers", targets: ["Importers"]),
         .library(name: "Engine", targets: ["Engine"]),
         .library(name: "Packager", targets: ["Packager"]),
         .library(name: "Serving", targets: ["Serving"]),
+        .library(name: "HTTPServer", targets: ["HTTPServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -31,8 +59,10 @@ let package = Package(
         // C libraries (system-library targets: a module map and a shim header each).
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "CProtobufC", pkgConfig: "libprotobuf-c", providers: [.apt(["libprotobuf-c-dev"])]),
-        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
-        .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
+        // No pkg-config on Linux for the two libraries skiff-runtime links statically: its `-L/usr/lib/<triple>` would
+        // come before StaticLibraries/ on the link line and pick the shared libraries (Debian's headers are in /usr/include).
+        .systemLibrary(name: "CZstd", pkgConfig: hostPkgConfig("libzstd"), providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CTurboJPEG", pkgConfig: hostPkgConfig("libturbojpeg"), providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "CSkiffZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
@@ -46,35 +76,58 @@ let package = Package(
         .target(name: "CSkiffKernels", cSettings: [.unsafeFlags(["-O3"])]),
 
         // Skiff's own modules.
-        .target(name: "Formats", dependencies: ["CZstd", "CHDF5", "CProtobufC", "CSavedModelProto", "CSkiffKernels", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
-                                               .product(name: "Crypto", package: "swift-crypto"),
-                                               .product(name: "SwiftCSV", package: "SwiftCSV")]),
-        .target(name: "Engine", dependencies: ["Formats", "COpenBLAS", "CTurboJPEG", "CSkiffPNG", "CSkiffKernels"]),
-        .target(name: "Packager", dependencies: ["Formats", "CSkiffZlib", .product(name: "Yams", package: "Yams")]),
+        // The native format and the IR (what the runtime needs), apart from the source-format readers.
+        .target(name: "Formats", dependencies: ["CZstd", "CSkiffKernels", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "Importers", dependencies: ["Formats", "CHDF5", "CProtobufC", "CSavedModelProto",
+                                                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+                                                 .product(name: "SwiftCSV", package: "SwiftCSV")]),
+        .target(name: "Engine", dependencies: ["Formats", "CTurboJPEG", "CSkiffPNG", "CSkiffKernels"]),
+        // OpenBLAS behind the engine's GEMM hook: linked by `skiff`, not by `skiff-runtime` (see docs/DEPLOY.md).
+        .target(name: "EngineBLAS", dependencies: ["Engine", "COpenBLAS"]),
+        // The task/runtime core: classification, the Lambda Runtime API loop, S3, the sinks.
         .target(name: "Serving", dependencies: [
-            "Formats", "Engine", "Packager",
+            "Formats", "Engine",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
-            .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Prometheus", package: "swift-prometheus"),
-            .product(name: "PostgresNIO", package: "postgres-nio"),
+        ]),
+        // The PostgreSQL record sink (PostgresNIO), installed into Serving's sinks by `skiff`, not by `skiff-runtime`.
+        .target(name: "PostgresSink", dependencies: ["Serving", .product(name: "PostgresNIO", package: "postgres-nio")]),
+        // `skiff serve`: the TensorFlow Serving REST API over Hummingbird.
+        .target(name: "HTTPServer", dependencies: [
+            "Formats", "Engine", "Serving",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
+        .target(name: "Packager", dependencies: [
+            "Formats", "Importers", "Serving", "CSkiffZlib", .product(name: "Yams", package: "Yams"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .executableTarget(
             name: "convert",
             dependencies: [
-                "Formats", "Engine", "Packager", "Serving",
+                "Formats", "Importers", "Engine", "EngineBLAS", "Packager", "Serving", "HTTPServer", "PostgresSink",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // `skiff-runtime`: the Lambda runtime alone, for images with no base. Swift runtime and Foundation static;
+        // zstd, TurboJPEG and libpng from their static archives (RuntimeLinking below).
+        .executableTarget(
+            name: "SkiffRuntime",
+            dependencies: ["Formats", "Engine", "Serving"],
+            exclude: ["StaticLibraries"],
+            linkerSettings: runtimeLinking
+        ),
 
         // Tests.
-        .target(name: "TestSupport", dependencies: ["Formats", "Engine"], path: "Tests/TestSupport"),
-        .testTarget(name: "FormatsTests", dependencies: ["Formats", "TestSupport"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Formats", "TestSupport"]),
-        .testTarget(name: "ConversionTests", dependencies: ["Formats", "Engine", "TestSupport"]),
-        .testTarget(name: "SkiffCLITests", dependencies: ["Formats", "TestSupport", "convert"]),
+        .target(name: "TestSupport", dependencies: ["Formats", "Importers", "Engine"], path: "Tests/TestSupport"),
+        .testTarget(name: "FormatsTests", dependencies: ["Formats", "Importers", "TestSupport"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "EngineBLAS", "Formats", "Importers", "TestSupport"]),
+        .testTarget(name: "ConversionTests", dependencies: ["Formats", "Importers", "Engine", "TestSupport"]),
+        .testTarget(name: "SkiffCLITests", dependencies: ["Formats", "Importers", "TestSupport", "convert"]),
         .testTarget(name: "DeploymentTests", dependencies: [
-            "Formats", "Engine", "Packager", "Serving", "TestSupport", "convert",
+            "Formats", "Importers", "Engine", "Packager", "Serving", "HTTPServer", "PostgresSink", "TestSupport", "convert",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --tests
+# The image tests ship skiff-runtime from beside skiff; 'swift test' builds every product, this makes sure of it.
+swift build --product skiff-runtime
 swift test --disable-xctest
 seconds=${SKIFF_FUZZ_SECONDS:-30}
 if [ "$seconds" != 0 ]; then

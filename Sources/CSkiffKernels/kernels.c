@@ -194,6 +194,21 @@ int skiff_activate(float *p, size_t n, int kind) {
     return 0;
 }
 
+void skiff_gemm_portable(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc, const float *bias,
+                         float lo, float hi) {
+    for (int i = 0; i < M; i++) {
+        float *restrict c = C + (size_t)i * ldc;
+        for (int j = 0; j < N; j++) c[j] = bias ? bias[j] : 0.0f;
+        const float *a = A + (size_t)i * lda;
+        for (int p = 0; p < K; p++) {
+            const float x = a[p];
+            const float *restrict b = B + (size_t)p * ldb;
+            for (int j = 0; j < N; j++) c[j] += x * b[j];
+        }
+        for (int j = 0; j < N; j++) c[j] = c[j] < lo ? lo : (c[j] > hi ? hi : c[j]);
+    }
+}
+
 #if !defined(__x86_64__)
 void skiff_gemm_avx2(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc, const float *bias,
                      float lo, float hi) {}

@@ -1,5 +1,6 @@
 import CSkiffKernels
 import Foundation
+import Formats
 
 /// How many CPUs this process may really use: the CPUs its affinity mask allows, capped by the cgroup CPU
 /// quota (`cpu.max` in cgroup v2, `cpu.cfs_quota_us` / `cpu.cfs_period_us` in v1) of its cgroup and every
@@ -14,7 +15,7 @@ public enum CPUBudget {
         public var quota: Double?
         public var description: String {
             "\(threads) thread\(threads == 1 ? "" : "s") (affinity \(affinity) CPU\(affinity == 1 ? "" : "s")"
-                + (quota.map { String(format: ", cgroup quota %.2f CPUs", $0) } ?? "") + ")"
+                + (quota.map { ", cgroup quota \(Digits.fixed($0, places: 2)) CPUs" } ?? "") + ")"
         }
     }
 
@@ -57,7 +58,7 @@ public enum CPUBudget {
                     limits.append(q)
                 }
                 if path == "/" || path.isEmpty { break }
-                path = (path as NSString).deletingLastPathComponent
+                path = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? ""
             }
         }
         return limits.min()
@@ -71,6 +72,6 @@ public enum CPUBudget {
     }
 
     static func read(_ path: String) -> String? {
-        (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        (try? String(contentsOfFile: path, encoding: .utf8))?.trimmedWhitespace
     }
 }

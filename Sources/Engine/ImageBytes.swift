@@ -1,4 +1,5 @@
 import Foundation
+import Formats
 
 /// Turns what a client sent into encoded image bytes: raw JPEG or PNG, standard or web-safe base64 of one
 /// (padding optional, whitespace ignored), or a `data:image/…;base64,` URI.
@@ -29,7 +30,7 @@ public enum ImageBytes {
                 throw EngineError("not a JPEG or PNG image, nor base64 of one (\(describe(data)))")
             }
             guard isImage(bytes) else {
-                throw EngineError("not a JPEG or PNG image, nor base64 of one (it decodes to bytes starting \(bytes.prefix(4).map { String(format: "%02x", $0) }.joined(separator: " ")))")
+                throw EngineError("not a JPEG or PNG image, nor base64 of one (it decodes to bytes starting \(Hex.string(bytes.prefix(4), separator: " ")))")
             }
         }
         guard bytes.count <= maxBytes else {
@@ -42,10 +43,10 @@ public enum ImageBytes {
     static func describe(_ data: [UInt8]) -> String {
         let head = data.prefix(24)
         if head.allSatisfy({ $0 >= 0x20 && $0 < 0x7F || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
-            let s = String(decoding: head, as: UTF8.self).replacingOccurrences(of: "\n", with: " ")
+            let s = String(decoding: head, as: UTF8.self).replacing("\n", with: " ")
             return "it is text starting \"\(s)\(data.count > head.count ? "…" : "")\""
         }
-        return "it starts with bytes " + data.prefix(4).map { String(format: "%02x", $0) }.joined(separator: " ")
+        return "it starts with bytes " + Hex.string(data.prefix(4), separator: " ")
     }
 
     private static let table: [Int8] = {

@@ -17,7 +17,7 @@ public final class Model: @unchecked Sendable {
     /// Intermediate buffers and im2col scratch, kept between runs (a run holds `lock`).
     private let pool = BufferPool()
     private let scratch = Scratch()
-    private let lock = NSLock()
+    private let lock = PlainLock()
     /// When set, each run adds the time spent per op kind (milliseconds) to `profile`.
     public var profiling = false
     public private(set) var profile: [OpKind: Double] = [:]

@@ -49,7 +49,7 @@ public enum TurboJPEG {
         if status != 0 {
             let message = String(cString: tjGetErrorStr2(handle))
             // Warnings leave a complete image, except a premature end (truncated data), which TensorFlow refuses.
-            if tjGetErrorCode(handle) == TJERR_FATAL.rawValue || message.contains("Premature end") {
+            if tjGetErrorCode(handle) == TJERR_FATAL.rawValue || message.includes("Premature end") {
                 throw EngineError("corrupt or truncated JPEG: \(message)")
             }
         }

@@ -1,18 +1,33 @@
 import Crypto
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// SHA-256 in hex, for provenance records and content checks.
 public enum Digest {
     public static func sha256Hex(_ bytes: [UInt8]) -> String {
-        SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        Hex.string(SHA256.hash(data: bytes))
     }
 
     /// Hex SHA-256 of a file, read in 1 MiB chunks.
     public static func sha256Hex(file path: String) throws -> String {
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw FormatsError(.io, "cannot read the file", file: path) }
-        defer { try? handle.close() }
+        // POSIX reads, not FileHandle (which would link full Foundation into skiff-runtime).
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw FormatsError(.io, "cannot read the file", file: path) }
+        defer { close(fd) }
         var hasher = SHA256()
-        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(data: chunk) }
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FormatsError(.io, "cannot read the file (errno \(errno))", file: path)
+            }
+            if n == 0 { break }
+            buffer.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+        }
+        return Hex.string(hasher.finalize())
     }
 }

@@ -19,13 +19,13 @@ public enum JSONValue: Equatable, Sendable, CustomStringConvertible, Decodable {
         guard let e = error as? DecodingError else { return "\(error)" }
         switch e {
         case .dataCorrupted(let context):
-            var detail = context.debugDescription
-            if let underlying = context.underlyingError as NSError?,
-               let d = underlying.userInfo[NSDebugDescriptionErrorKey] as? String { detail = d }
-            if detail.contains("did not start with array or object") || detail.isEmpty || detail == "The given data was not valid JSON." {
-                return detail.isEmpty ? "it is not valid JSON" : "it is not valid JSON (\(detail.trimmingCharacters(in: CharacterSet(charactersIn: "."))))"
+            // swift-foundation's JSONDecoder puts the parser's message here (no NSError bridging: it would link
+            // full Foundation into skiff-runtime).
+            let detail = context.debugDescription
+            if detail.includes("did not start with array or object") || detail.isEmpty || detail == "The given data was not valid JSON." {
+                return detail.isEmpty ? "it is not valid JSON" : "it is not valid JSON (\(detail.trimmed(".")))"
             }
-            return "it is not valid JSON (\(detail.trimmingCharacters(in: CharacterSet(charactersIn: "."))))"
+            return "it is not valid JSON (\(detail.trimmed(".")))"
         default:
             return "it is not valid JSON"
         }

@@ -84,7 +84,7 @@ public struct NpyArray: Equatable, Sendable {
             throw fail("header is not valid text")
         }
         let dict = try NpyHeader.parse(header, file: name)
-        guard let descr = dict["descr"]?.string else { throw fail("header has no 'descr' string (got: \(header.trimmingCharacters(in: .whitespacesAndNewlines)))") }
+        guard let descr = dict["descr"]?.string else { throw fail("header has no 'descr' string (got: \(header.trimmedWhitespace))") }
         guard let fortran = dict["fortran_order"]?.bool else { throw fail("header has no 'fortran_order' boolean") }
         guard let shape = dict["shape"]?.tuple else { throw fail("header has no 'shape' tuple") }
         if fortran { throw unsupported("array is in Fortran order; save it in C order (numpy.ascontiguousarray)") }

@@ -14,7 +14,7 @@ public func parallelMap<T>(_ count: Int, _ body: @Sendable (Int) throws -> T) th
 /// Slots written from `concurrentPerform` workers, one index each.
 final class ResultBox<T>: @unchecked Sendable {
     private(set) var values: [Result<T, any Error>?]
-    private let lock = NSLock()
+    private let lock = PlainLock()
     init(count: Int) { values = Array(repeating: nil, count: count) }
     func set(_ i: Int, _ r: Result<T, any Error>) {
         lock.lock(); values[i] = r; lock.unlock()

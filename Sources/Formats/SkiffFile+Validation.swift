@@ -8,7 +8,7 @@ extension SkiffFile {
             throw FormatsError(.fileTooSmall, "file is \(size) bytes, smaller than the 64-byte .skiff header (is it a .skiff file?)")
         }
         guard Array(file[0..<8]) == SkiffLayout.magic else {
-            let got = file[0..<8].map { String(format: "%02x", $0) }.joined(separator: " ")
+            let got = Hex.string(file[0..<8], separator: " ")
             throw FormatsError(.badMagic, "not a .skiff file: magic is \(got), expected 89 53 4b 49 46 46 0d 0a")
         }
         var r = ByteReader(UnsafeRawBufferPointer(rebasing: file[0..<64]), position: 8)
@@ -25,9 +25,9 @@ extension SkiffFile {
             tableLength: try r.u64("table_length"), bodyCRC32C: try r.u32("body_crc32c"), headerCRC32C: try r.u32("header_crc32c"))
         let headerCRC = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: file[0..<60]))
         guard headerCRC == header.headerCRC32C else {
-            throw FormatsError(.headerChecksum, String(format: "header checksum mismatch: computed %08x, stored %08x (the header is corrupted)", headerCRC, header.headerCRC32C))
+            throw FormatsError(.headerChecksum, "header checksum mismatch: computed \(Hex.u32(headerCRC)), stored \(Hex.u32(header.headerCRC32C)) (the header is corrupted)")
         }
-        guard flags == 0 else { throw FormatsError(.badHeader, String(format: "header flags are %08x, expected 0 (reserved)", flags)) }
+        guard flags == 0 else { throw FormatsError(.badHeader, "header flags are \(Hex.u32(flags)), expected 0 (reserved)") }
         if header.fileLength > UInt64(size) {
             throw FormatsError(.truncated, "file is truncated: header says \(header.fileLength) bytes, the file has \(size)")
         }
@@ -36,7 +36,7 @@ extension SkiffFile {
         }
         let bodyCRC = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: file[64..<size]))
         guard bodyCRC == header.bodyCRC32C else {
-            throw FormatsError(.bodyChecksum, String(format: "file checksum mismatch: computed %08x, header says %08x (the file is corrupted)", bodyCRC, header.bodyCRC32C))
+            throw FormatsError(.bodyChecksum, "file checksum mismatch: computed \(Hex.u32(bodyCRC)), header says \(Hex.u32(header.bodyCRC32C)) (the file is corrupted)")
         }
 
         // Sections.

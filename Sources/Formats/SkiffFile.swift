@@ -111,7 +111,7 @@ public final class SkiffFile: Sendable {
     private static func checkCRC(_ raw: UnsafeRawBufferPointer, _ e: TensorEntry) throws {
         let crc = CRC32C.checksum(raw)
         guard crc == e.rawCRC32C else {
-            throw FormatsError(.tensorChecksum, String(format: "tensor '%@' checksum mismatch: computed CRC-32C %08x, table says %08x (the tensor data is corrupted)", e.name, crc, e.rawCRC32C))
+            throw FormatsError(.tensorChecksum, "tensor '\(e.name)' checksum mismatch: computed CRC-32C \(Hex.u32(crc)), table says \(Hex.u32(e.rawCRC32C)) (the tensor data is corrupted)")
         }
     }
 }

@@ -4,7 +4,7 @@ import Foundation
 /// interrupted command leaves none behind: the CLI's SIGINT/SIGTERM handler calls `removeAll()` before the
 /// process ends. Error paths remove their own files; this covers the paths an error never takes.
 public enum TemporaryFiles {
-    private static let lock = NSLock()
+    private static let lock = PlainLock()
     nonisolated(unsafe) private static var paths: Set<String> = []
     nonisolated(unsafe) private static var closing = false
 

@@ -112,7 +112,7 @@ public struct VerificationRecord: Hashable, Sendable, Codable {
         self.atol = atol
         self.rtol = rtol
         self.inputs = inputs
-        self.date = ISO8601DateFormatter().string(from: date)
+        self.date = date.formatted(.iso8601)
         self.skiffVersion = SkiffVersion.current
         self.precision = precision
         self.outputs = outputs

@@ -1,10 +1,10 @@
 import CZstd
 
 /// zstd compression of single, independent frames (the only file that imports CZstd).
-enum Zstd {
-    static var versionString: String { String(cString: ZSTD_versionString()) }
+package enum Zstd {
+    package static var versionString: String { String(cString: ZSTD_versionString()) }
 
-    static func compress(_ input: UnsafeRawBufferPointer, level: Int32 = 9) throws -> [UInt8] {
+    package static func compress(_ input: UnsafeRawBufferPointer, level: Int32 = 9) throws -> [UInt8] {
         let bound = ZSTD_compressBound(input.count)
         var out = [UInt8](repeating: 0, count: bound)
         let written = out.withUnsafeMutableBytes { dst in
@@ -18,7 +18,7 @@ enum Zstd {
     }
 
     /// Decompresses one frame into `output`, which must be exactly the expected raw size.
-    static func decompress(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer, what: String) throws {
+    package static func decompress(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer, what: String) throws {
         let declared = ZSTD_getFrameContentSize(input.baseAddress, input.count)
         if declared == skiff_zstd_contentsize_error() {
             throw FormatsError(.decompression, "\(what) is not a valid zstd frame")

@@ -60,7 +60,7 @@ public struct ImageRequest: Sendable {
     }
 
     /// A string, `{"b64": string}`, or a one-key object wrapping either (`{"image_bytes": {"b64": …}}`).
-    static func imageBytes(_ v: JSONValue, field: String) throws -> [UInt8] {
+    package static func imageBytes(_ v: JSONValue, field: String) throws -> [UInt8] {
         if let s = v.string { return Array(s.utf8) }
         if let o = v.object {
             if let b = o["b64"] {

@@ -47,7 +47,7 @@ public final class LambdaRuntime: Sendable {
     let log: @Sendable (String) -> Void
     var base: String { "http://\(configuration.api)/2018-06-01/runtime" }
 
-    public init(configuration: Configuration, log: @escaping @Sendable (String) -> Void = { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }) {
+    public init(configuration: Configuration, log: @escaping @Sendable (String) -> Void = LambdaRuntime.writeLine) {
         self.configuration = configuration
         self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(timeout: .init(connect: .seconds(5))))
         self.log = log
@@ -185,9 +185,22 @@ public final class LambdaRuntime: Sendable {
 
     static func nowMs() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
-    /// One JSON object on one line (keys sorted), for CloudWatch.
+    /// Writes a log line to standard output (one write(2), so lines from concurrent tasks do not interleave).
+    public static let writeLine: @Sendable (String) -> Void = { line in
+        let bytes = Array((line + "\n").utf8)
+        var done = 0
+        while done < bytes.count {
+            let n = bytes[done...].withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            done += n
+        }
+    }
+
+    /// One JSON object on one line (keys sorted, slashes not escaped), for CloudWatch. Values: strings, numbers,
+    /// booleans, and arrays and dictionaries of them (written by hand: JSONSerialization links full Foundation).
     static func jsonLine(_ fields: [String: Any]) -> String {
-        guard let data = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys, .withoutEscapingSlashes]) else { return "{}" }
-        return String(decoding: data, as: UTF8.self)
+        var out = ""
+        JSONText.write(fields, to: &out)
+        return out
     }
 }

@@ -99,7 +99,7 @@ public struct PredictionReport: Codable, Sendable, Equatable {
         return String(decoding: (try? encoder.encode(self)) ?? Data("{}".utf8), as: UTF8.self)
     }
 
-    static func round(_ ms: Double) -> Double { (ms * 1000).rounded() / 1000 }
+    package static func round(_ ms: Double) -> Double { (ms * 1000).rounded() / 1000 }
 }
 
 extension Classifier {
@@ -129,7 +129,7 @@ extension Classifier {
             } catch let e as EngineError {
                 let message = images.count == 1 && !keepGoing ? e.message : "\(item.name): \(e.message)"
                 guard keepGoing else {
-                    let tooLarge = e.message.contains("more than the limit")
+                    let tooLarge = e.message.includes("more than the limit")
                     throw ServingError(tooLarge ? .tooLarge : .badRequest, message)
                 }
                 errors[i] = e.message

@@ -8,6 +8,13 @@ import NIOHTTP1
 /// AWS credentials, found the way the AWS CLI finds them: environment variables, then the profile
 /// (`--profile`, `$AWS_PROFILE`, else `default`) in `~/.aws/credentials` and `~/.aws/config`.
 public struct AWSCredentials: Sendable, CustomStringConvertible {
+    /// The user's home directory from the password database, when $HOME is unset (NSHomeDirectory would link full
+    /// Foundation into skiff-runtime).
+    static func passwdHome() -> String {
+        guard let entry = getpwuid(getuid()), let dir = entry.pointee.pw_dir else { return "/" }
+        return String(cString: dir)
+    }
+
     public var accessKeyID: String
     public var secretAccessKey: String
     public var sessionToken: String?
@@ -28,7 +35,7 @@ public struct AWSCredentials: Sendable, CustomStringConvertible {
             return AWSCredentials(accessKeyID: id, secretAccessKey: secret, sessionToken: env["AWS_SESSION_TOKEN"], source: "environment")
         }
         let name = profile ?? env["AWS_PROFILE"] ?? "default"
-        let home = env["HOME"] ?? NSHomeDirectory()
+        let home = env["HOME"] ?? AWSCredentials.passwdHome()
         let files = [env["AWS_SHARED_CREDENTIALS_FILE"] ?? "\(home)/.aws/credentials", env["AWS_CONFIG_FILE"] ?? "\(home)/.aws/config"]
         for (i, file) in files.enumerated() {
             let section = i == 0 || name == "default" ? name : "profile \(name)"
@@ -44,7 +51,7 @@ public struct AWSCredentials: Sendable, CustomStringConvertible {
     public static func region(profile: String? = nil, environment env: [String: String] = ProcessInfo.processInfo.environment) -> String {
         if let r = env["AWS_REGION"] ?? env["AWS_DEFAULT_REGION"], !r.isEmpty { return r }
         let name = profile ?? env["AWS_PROFILE"] ?? "default"
-        let file = env["AWS_CONFIG_FILE"] ?? "\(env["HOME"] ?? NSHomeDirectory())/.aws/config"
+        let file = env["AWS_CONFIG_FILE"] ?? "\(env["HOME"] ?? AWSCredentials.passwdHome())/.aws/config"
         return INIFile.section(name == "default" ? "default" : "profile \(name)", in: file)?["region"] ?? "us-east-1"
     }
 }
@@ -56,15 +63,15 @@ enum INIFile {
         var current: String?
         var found: [String: String]?
         for raw in text.split(whereSeparator: \.isNewline) {
-            let line = raw.trimmingCharacters(in: .whitespaces)
+            let line = raw.trimmed { $0 == " " || $0 == "\t" }
             if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
             if line.hasPrefix("[") && line.hasSuffix("]") {
-                current = String(line.dropFirst().dropLast()).trimmingCharacters(in: .whitespaces)
+                current = line.dropFirst().dropLast().trimmed { $0 == " " || $0 == "\t" }
                 if current == name { found = found ?? [:] }
                 continue
             }
             guard current == name, let eq = line.firstIndex(of: "=") else { continue }
-            found?[line[..<eq].trimmingCharacters(in: .whitespaces).lowercased()] = line[line.index(after: eq)...].trimmingCharacters(in: .whitespaces)
+            found?[line[..<eq].trimmed { $0 == " " || $0 == "\t" }.lowercased()] = line[line.index(after: eq)...].trimmed { $0 == " " || $0 == "\t" }
         }
         return found
     }
@@ -87,20 +94,18 @@ public struct SigV4: Sendable {
     public static func encode(_ s: String, keepSlash: Bool = false) -> String {
         var out = ""
         for b in s.utf8 {
-            if unreserved.contains(b) || (keepSlash && b == UInt8(ascii: "/")) { out.append(Character(UnicodeScalar(b))) } else { out += String(format: "%%%02X", b) }
+            if unreserved.contains(b) || (keepSlash && b == UInt8(ascii: "/")) { out.append(Character(UnicodeScalar(b))) } else { out += "%" + Hex.string([b], uppercase: true) }
         }
         return out
     }
 
-    static func hex<D: Sequence>(_ d: D) -> String where D.Element == UInt8 { d.map { String(format: "%02x", $0) }.joined() }
+    static func hex<D: Sequence>(_ d: D) -> String where D.Element == UInt8 { Hex.string(d) }
 
     /// `yyyyMMddTHHmmssZ` in UTC.
     static func amzDate(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
-        return formatter.string(from: date)
+        let f = UTC.fields(secondsSince1970: date.timeIntervalSince1970)
+        return Digits.padded(f.year, width: 4) + Digits.padded(f.month, width: 2) + Digits.padded(f.day, width: 2) + "T"
+            + Digits.padded(f.hour, width: 2) + Digits.padded(f.minute, width: 2) + Digits.padded(f.second, width: 2) + "Z"
     }
 
     /// The hex signature of `toSign` with the key derived for `day`, this region and this service.
@@ -120,7 +125,7 @@ public struct SigV4: Sendable {
         headers.append(("x-amz-date", amzDate))
         headers.append(("x-amz-content-sha256", payloadSHA256))
         if let token = credentials.sessionToken { headers.append(("x-amz-security-token", token)) }
-        var signed = headers.map { ($0.0.lowercased(), $0.1.trimmingCharacters(in: .whitespaces)) }
+        var signed = headers.map { ($0.0.lowercased(), $0.1.trimmed { $0 == " " || $0 == "\t" }) }
         signed.append(("host", host))
         signed.sort { $0.0 < $1.0 }
         let canonicalQuery = query.map { (Self.encode($0.0), Self.encode($0.1)) }.sorted { $0 < $1 }.map { "\($0.0)=\($0.1)" }.joined(separator: "&")
@@ -191,7 +196,7 @@ public final class S3Client: Sendable {
     /// The S3 error, as one line: code, the object, and what to do.
     public static func describe(_ r: Response, method: String, bucket: String, key: String) -> String {
         func tag(_ name: String) -> String? {
-            guard let a = r.text.range(of: "<\(name)>"), let b = r.text.range(of: "</\(name)>", range: a.upperBound..<r.text.endIndex) else { return nil }
+            guard let a = r.text.firstRange(of: "<\(name)>"), let b = r.text[a.upperBound...].firstRange(of: "</\(name)>") else { return nil }
             return String(r.text[a.upperBound..<b.lowerBound])
         }
         let code = tag("Code") ?? "HTTP \(r.status)"
@@ -301,7 +306,7 @@ public final class S3Client: Sendable {
     /// The ETag when it is a plain MD5 (not multipart, not KMS-encrypted).
     static func plainETag(_ r: Response) -> String? {
         guard let raw = r.headers["etag"] else { return nil }
-        let etag = raw.trimmingCharacters(in: CharacterSet(charactersIn: "\"")).lowercased()
+        let etag = raw.trimmed("\"").lowercased()
         return etag.count == 32 && etag.allSatisfy(\.isHexDigit) ? etag : nil
     }
 
@@ -312,7 +317,7 @@ public final class S3Client: Sendable {
                              corruptPart: Int? = nil) async throws {
         let sha = SigV4.hex(SHA256.hash(data: body))
         let start = try check(try await send(.POST, bucket: bucket, key: key, query: [("uploads", "")], headers: [("x-amz-meta-sha256", sha)]), "POST", bucket, key)
-        guard let a = start.text.range(of: "<UploadId>"), let b = start.text.range(of: "</UploadId>") else {
+        guard let a = start.text.firstRange(of: "<UploadId>"), let b = start.text.firstRange(of: "</UploadId>") else {
             throw ServingError(.internal, "S3 did not return an UploadId for s3://\(bucket)/\(key)")
         }
         let uploadID = String(start.text[a.upperBound..<b.lowerBound])
@@ -350,7 +355,7 @@ public final class S3Client: Sendable {
             }
             let xml = "<CompleteMultipartUpload>" + parts.map { "<Part><PartNumber>\($0.0)</PartNumber><ETag>\(etags[$0.0]!)</ETag></Part>" }.joined() + "</CompleteMultipartUpload>"
             let done = try check(try await send(.POST, bucket: bucket, key: key, query: [("uploadId", uploadID)], body: Array(xml.utf8)), "POST", bucket, key)
-            if done.text.contains("<Error>") { throw ServingError(.badRequest, Self.describe(done, method: "POST", bucket: bucket, key: key)) }
+            if done.text.includes("<Error>") { throw ServingError(.badRequest, Self.describe(done, method: "POST", bucket: bucket, key: key)) }
         } catch {
             _ = try? await send(.DELETE, bucket: bucket, key: key, query: [("uploadId", uploadID)])
             throw error

@@ -1,6 +1,5 @@
 import Foundation
 import Formats
-import Packager
 
 /// Publishes a `ModelFolder` to `s3://BUCKET/PREFIX/NAME/VERSION/`: data objects first (skipped when the stored
 /// sha256 matches), multipart above `partSize`, then manifest.json, then LATEST — so a reader following LATEST
@@ -33,7 +32,7 @@ public struct S3Publisher: Sendable {
     /// LATEST, or nil when the model was never published.
     public func latest(_ name: String) async throws -> Int? {
         guard let bytes = try await client.get(bucket: bucket, key: key(name, "LATEST")) else { return nil }
-        return Int(String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        return Int(String(decoding: bytes, as: UTF8.self).trimmedWhitespace)
     }
 
     public func manifest(_ name: String, version: Int) async throws -> ModelFolder.Manifest? {

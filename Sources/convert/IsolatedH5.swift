@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Formats
+import Importers
 
 /// Reads Keras HDF5 files (`.h5`, and the `model.weights.h5` inside `.keras` archives) in a child process.
 /// libhdf5 (1.10) can crash (SIGSEGV in `H5HG_read` on a corrupt global heap) or hang on a hostile file; in

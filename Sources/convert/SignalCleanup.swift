@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Formats
+import Importers
 
 /// SIGINT/SIGTERM while a command writes files: remove the temporary files it registered (`TemporaryFiles`),
 /// then die of the same signal, so an interrupted `convert` leaves neither `OUT.skiff.tmp-…` beside its output

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Formats
+import Importers
 
 extension Skiff {
     struct Inspect: ParsableCommand {

@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
 import Formats
+import Importers
 import Serving
+import HTTPServer
 
 extension Skiff {
     struct Lambda: ParsableCommand {

@@ -2,8 +2,10 @@ import ArgumentParser
 import Engine
 import Foundation
 import Formats
+import Importers
 import Packager
 import Serving
+import HTTPServer
 
 extension Skiff {
     struct Package: ParsableCommand {
@@ -167,7 +169,7 @@ extension Skiff.Package {
         @Flag(name: .customLong("create-repository"), help: "With --push to ECR: create the repository if it does not exist.")
         var createRepository = false
 
-        @Option(help: "With --image: the runtime executable to ship (default: this skiff), checked against --arch by its ELF header.")
+        @Option(help: "With --image: the runtime executable to ship (default: the skiff-runtime beside this skiff), checked against --arch by its ELF header.")
         var runtime: String?
 
         @OptionGroup var global: GlobalOptions
@@ -248,7 +250,7 @@ extension Skiff.Package {
             print("  next:  cd \(dir) && ./push.sh      (see \(dir)/README.md)")
         }
 
-        /// This binary and the shared libraries it links (except the C library, which every image has).
+        /// The `skiff-runtime` beside this binary and the shared libraries it links (except the C library, which every image has).
         /// `implicit`: chosen because no source tree was found (the errors then say how to get one).
         static func prebuiltRuntime(for arch: String, implicit: Bool = false) throws -> [String: String] {
             #if arch(x86_64)
@@ -267,8 +269,8 @@ extension Skiff.Package {
                 throw ValidationError("\(noSource), and this machine's \(host) binary cannot serve --arch \(arch); set SKIFF_SOURCE to a Skiff checkout (see docs/DEPLOY.md), or target \(host)")
             }
             guard host == arch else { throw ValidationError("--prebuilt copies this machine's \(host) binary, but the target is \(arch); drop --prebuilt to build from source") }
-            let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
-            var files = ["skiff": exe]
+            let exe = try LambdaRuntimeBinary.beside()
+            var files = ["skiff-runtime": exe]
             let system = ["libc.so", "libm.so", "libdl.so", "libpthread.so", "librt.so", "ld-linux", "linux-vdso", "libresolv.so"]
             for lib in try SharedLibraries.of(exe) where lib.name != nil && !system.contains(where: { lib.name!.hasPrefix($0) }) {
                 files["lib/" + lib.name!] = lib.path
@@ -302,5 +304,20 @@ enum SharedLibraries {
             }
         }
         return libraries
+    }
+}
+
+/// Where `skiff package lambda` finds the lean runtime it ships: `skiff-runtime` in the folder of the running `skiff`
+/// (`swift build` puts both products there).
+enum LambdaRuntimeBinary {
+    static let name = "skiff-runtime"
+
+    static func beside() throws -> String {
+        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        let path = exe.deletingLastPathComponent().appendingPathComponent(name).path
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw ValidationError("no \(name) beside \(exe.path) (looked for \(path)); build it with 'swift build -c release --product \(name)' in the Skiff checkout, or pass --runtime PATH")
+        }
+        return path
     }
 }

@@ -1,8 +1,10 @@
 import ArgumentParser
 import Foundation
 import Formats
+import Importers
 import Packager
 import Serving
+import HTTPServer
 
 /// `skiff package lambda --image`: the Lambda container image built and pushed without Docker.
 extension Skiff.Package.LambdaContextCommand {
@@ -21,10 +23,12 @@ extension Skiff.Package.LambdaContextCommand {
         try fm.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? fm.removeItem(at: scratch) }
         let ref = try push.map { try RegistryClient.Reference($0) }
-        let given = runtime ?? URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        let given = try runtime ?? LambdaRuntimeBinary.beside()
         try LambdaImage.checkRuntime(given, architecture: architecture)
         // Ship it stripped: debug symbols are most of the binary and Lambda pulls every byte at a cold start.
-        let binary = scratch.appendingPathComponent("skiff").path
+        // The full skiff may be the runtime too (it answers as `skiff lambda`), e.g. for the PostgreSQL record sink.
+        let full = URL(fileURLWithPath: given).lastPathComponent == "skiff"
+        let binary = scratch.appendingPathComponent(full ? "skiff" : LambdaRuntimeBinary.name).path
         try fm.copyItem(atPath: given, toPath: binary)
         LambdaContext.strip(binary)
         // Every library it loads, the C library and the dynamic loader included: the image has nothing else.
@@ -32,7 +36,7 @@ extension Skiff.Package.LambdaContextCommand {
         do { libraries = try SharedLibraries.of(given).map(\.path) } catch let e as ValidationError where runtime != nil {
             throw ValidationError("\(e.message); --runtime must be a binary this machine can inspect, e.g. one built for its architecture")
         }
-        let spec = try LambdaImage.spec(architecture: architecture, runtime: binary, libraries: libraries,
+        let spec = try LambdaImage.spec(architecture: architecture, runtime: binary, full: full, libraries: libraries,
                                         model: source == nil ? deployable?.path : nil, modelSource: source?.uri, topK: settings.topK)
         let image = try OCIImage(spec)
         let tag = ref?.tag ?? "latest"
@@ -42,6 +46,7 @@ extension Skiff.Package.LambdaContextCommand {
             try image.writeLayout(to: dir, tag: tag, replace: force)
             layout = dir
         }
+        let context = LambdaContext(settings: settings)
         var pushed: RegistryClient.Report?
         if let ref {
             let env = ProcessInfo.processInfo.environment
@@ -73,6 +78,13 @@ extension Skiff.Package.LambdaContextCommand {
             if case .failure(let error) = outcome { throw error }
             pushed = report
         }
+        // Beside the layout: a SAM template deploying the pushed image by digest, and the README saying how.
+        if let layout {
+            let imageUri = pushed.map { LambdaImage.repositoryURI(of: $0.reference) + "@" + $0.digest }
+            if let imageUri { try AtomicFile.write(Array(context.template(imageUri: imageUri).utf8), to: layout + "/template.yaml") }
+            try AtomicFile.write(Array(LambdaImage.readme(settings: settings, digest: image.manifest.digest, imageUri: imageUri,
+                                                         model: deployable?.path, pushedTo: push).utf8), to: layout + "/README.md")
+        }
         let layers = image.layers.map { ["name": $0.name, "digest": $0.blob.digest, "size": String($0.blob.size), "diff_id": $0.diffID] }
         if global.json {
             return try CLIOutput.printJSON(ImageReport(layout: layout, digest: image.manifest.digest, architecture: architecture, layers: layers, push: pushed))
@@ -81,7 +93,7 @@ extension Skiff.Package.LambdaContextCommand {
         if let layout { print("  OCI layout: \(layout)/ (tag \(tag))") }
         if let pushed {
             print("  pushed \(pushed.reference)@\(pushed.digest): \(pushed.uploaded.count) blobs uploaded (\(CLIOutput.bytes(pushed.bytesUploaded))), \(pushed.skipped.count) already there")
-            print("  deploy: aws lambda create-function --function-name \(settings.name) --package-type Image --code ImageUri=\(pushed.reference.split(separator: ":").dropLast().joined(separator: ":"))@\(pushed.digest) --role ROLE_ARN --memory-size \(settings.memory) --timeout \(settings.timeout)\(architecture == "arm64" ? " --architectures arm64" : "")")
+            print("  deploy: aws lambda create-function --function-name \(settings.name) --package-type Image --code ImageUri=\(LambdaImage.repositoryURI(of: pushed.reference))@\(pushed.digest) --role ROLE_ARN --memory-size \(settings.memory) --timeout \(settings.timeout)\(architecture == "arm64" ? " --architectures arm64" : "")")
         }
     }
 }

@@ -1,8 +1,10 @@
 import ArgumentParser
 import Foundation
 import Formats
+import Importers
 import Packager
 import Serving
+import HTTPServer
 
 extension Skiff.Package {
     struct S3: ParsableCommand {

@@ -2,7 +2,9 @@ import ArgumentParser
 import Engine
 import Foundation
 import Formats
+import Importers
 import Serving
+import HTTPServer
 
 extension Skiff {
     struct Predict: ParsableCommand {

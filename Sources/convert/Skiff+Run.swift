@@ -2,6 +2,7 @@ import ArgumentParser
 import Engine
 import Foundation
 import Formats
+import Importers
 
 extension Skiff {
     struct Run: ParsableCommand {

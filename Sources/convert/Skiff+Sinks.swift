@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Serving
+import PostgresSink
+import HTTPServer
 
 extension Skiff {
     struct Sinks: ParsableCommand {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Engine
 import Formats
+import Importers
 
 extension Skiff {
     struct Version: ParsableCommand {

@@ -1,8 +1,12 @@
 import ArgumentParser
 import Foundation
 import Engine
+import EngineBLAS
+import PostgresSink
 import Formats
+import Importers
 import Serving
+import HTTPServer
 
 /// The `skiff` command tree. Each command group lives in its own file as an extension.
 @main
@@ -31,6 +35,8 @@ struct Skiff: ParsableCommand {
         // `skiff --version` by hand: ArgumentParser's automatic flag would also be listed in every subcommand's
         // help, beside the commands' own --version options (a TF Serving model version, an S3 version).
         let arguments = Array(CommandLine.arguments.dropFirst())
+        OpenBLAS.install()
+        PostgresSink.install()
         do {
             guard var command = try Self.command(for: arguments) else {
                 print(SkiffVersion.current)

@@ -1,6 +1,7 @@
 import Engine
 import Foundation
 @testable import Formats
+@testable import Importers
 import Testing
 import TestSupport
 

@@ -1,5 +1,6 @@
 import Foundation
 import Serving
+import HTTPServer
 import Testing
 import TestSupport
 
@@ -84,9 +85,20 @@ func tool(_ name: String, _ args: [String]) throws -> SkiffRun {
         let unpack = try tool("umoci", ["unpack", "--rootless", "--image", dir + "/a:latest", dir + "/bundle"])
         #expect(unpack.status == 0, "\(unpack.stderr)")
         let fm = FileManager.default
-        for path in ["var/runtime/skiff", "var/task/model.skiff", "tmp", "etc/ssl/certs/ca-certificates.crt"] {
+        for path in ["var/runtime/skiff-runtime", "var/task/model.skiff", "tmp", "etc/ssl/certs/ca-certificates.crt"] {
             #expect(fm.fileExists(atPath: dir + "/bundle/rootfs/" + path), "\(path)")
         }
+        // The lean runtime: no whole toolchain, and none of the libraries only the converters or skiff serve use, nor
+        // the ones linked statically.
+        #expect(!fm.fileExists(atPath: dir + "/bundle/rootfs/var/runtime/skiff"))
+        let shipped = (fm.enumerator(atPath: dir + "/bundle/rootfs")?.allObjects as? [String] ?? []).map { ($0 as NSString).lastPathComponent }
+        for lib in ["libhdf5", "libprotobuf-c", "libopenblas", "libzstd", "libturbojpeg", "libpng16", "libz.so", "libicu", "libFoundation", "libswiftCore"] {
+            #expect(!shipped.contains { $0.hasPrefix(lib) }, "\(lib) is not shipped: \(shipped.filter { $0.hasPrefix("lib") })")
+        }
+        // The README beside the layout says how to deploy; with no push there is no digest to put in a template yet.
+        let readme = try String(contentsOfFile: dir + "/a/README.md", encoding: .utf8)
+        #expect(readme.contains("--image --push") && readme.contains("aws cloudformation deploy") && readme.contains(digest), "\(readme)")
+        #expect(!fm.fileExists(atPath: dir + "/a/template.yaml"))
         #expect(fm.contents(atPath: dir + "/bundle/rootfs/var/task/model.skiff") == fm.contents(atPath: model))
         // Nothing half-written is left beside the layout.
         #expect(try fm.contentsOfDirectory(atPath: dir).filter { $0.contains("partial") }.isEmpty)
@@ -100,12 +112,18 @@ func tool(_ name: String, _ args: [String]) throws -> SkiffRun {
         let model = try LambdaRuntimeTests.classifier(in: dir)
         let registry = try RegistryProcess()
         let ref = "\(registry.host)/classifier:1"
-        let push = try SkiffRun("package", "lambda", "--model", model, "--image", "--push", ref, "--json")
+        let push = try SkiffRun("package", "lambda", "--model", model, "--image", "--push", ref, "-o", dir + "/pushed", "--json")
         #expect(push.status == 0, "\(push.stderr)")
         let report = try #require(Self.json(push))
         let digest = try #require(report["digest"] as? String)
         let pushed = report["push"] as? [String: Any]
         #expect((pushed?["uploaded"] as? [String])?.count == 3, "config, runtime and model blobs: \(String(describing: pushed))")
+        // Beside the layout: a SAM template deploying exactly the pushed image, and the README's three commands.
+        let template = try String(contentsOfFile: dir + "/pushed/template.yaml", encoding: .utf8)
+        #expect(template.contains("Default: '\(registry.host)/classifier@\(digest)'"), "\(template)")
+        #expect(template.contains("PackageType: Image") && template.contains("ImageUri: !Ref ImageUri"))
+        let readme = try String(contentsOfFile: dir + "/pushed/README.md", encoding: .utf8)
+        #expect(readme.contains("--product skiff-runtime") && readme.contains("--push \(ref)") && readme.contains("aws cloudformation deploy --template-file"), "\(readme)")
 
         // skopeo reads it back: one architecture, two layers, the digest Skiff computed.
         let inspect = try tool("skopeo", ["inspect", "--tls-verify=false", "docker://" + ref])
@@ -125,7 +143,7 @@ func tool(_ name: String, _ args: [String]) throws -> SkiffRun {
         #expect(unpack.status == 0, "\(unpack.stderr)")
         let runtimeConfig = try #require((try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/bundle/config.json")))) as? [String: Any])
         let args = try #require((runtimeConfig["process"] as? [String: Any])?["args"] as? [String])
-        #expect(args.first == "/var/runtime/skiff")
+        #expect(args.first == "/var/runtime/skiff-runtime" && !args.contains("lambda"), "\(args)")
         let api = try await RuntimeAPIServer.start()
         let bwrap = Process()
         bwrap.executableURL = URL(fileURLWithPath: "/usr/bin/env")

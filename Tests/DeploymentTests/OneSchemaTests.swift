@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import Serving
+import HTTPServer
 import Testing
 import TestSupport
 import Yams

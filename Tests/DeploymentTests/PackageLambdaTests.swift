@@ -1,5 +1,6 @@
 import Foundation
 import Formats
+import Importers
 import Packager
 import Testing
 import TestSupport
@@ -82,6 +83,18 @@ import Yams
             let snapshot = try? String(contentsOfFile: path, encoding: .utf8)
             #expect(snapshot == text, "\(mode.rawValue)/\(name) differs from its snapshot (SKIFF_RECORD=1 swift test --filter generatedFilesMatchSnapshots re-records)")
         }
+    }
+
+    /// `--image --push -o DIR` writes the same template with its ImageUri defaulting to the pushed image, by digest.
+    @Test func anImageTemplateDefaultsToThePushedDigest() throws {
+        let uri = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/squeezenet@sha256:" + String(repeating: "a", count: 64)
+        let node = try #require(try Yams.compose(yaml: LambdaContext(settings: Self.settings(.source)).template(imageUri: uri)))
+        #expect(node["Parameters"]?["ImageUri"]?["Default"]?.string == uri)
+        #expect(node["Parameters"]?["ImageUri"]?["Type"]?.string == "String")
+        #expect(node["Resources"]?["Function"]?["Properties"]?["PackageType"]?.string == "Image")
+        #expect(LambdaContext(settings: Self.settings(.source)).template(imageUri: nil) == LambdaContext(settings: Self.settings(.source)).template)
+        #expect(LambdaImage.repositoryURI(of: "127.0.0.1:5000/a/b:1") == "127.0.0.1:5000/a/b")
+        #expect(LambdaImage.repositoryURI(of: "127.0.0.1:5000/a/b") == "127.0.0.1:5000/a/b")
     }
 
     @Test func templateIsTheSAMShapeLambdaNeeds() throws {
@@ -175,11 +188,11 @@ import Yams
         // Every file listed with its real sha256 and size.
         let manifest = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: ctx + "/manifest.json"))) as? [String: Any])
         let files = try #require(manifest["files"] as? [[String: Any]])
-        for name in ["Dockerfile", "runtime/bootstrap", "model.skiff", "template.yaml", "push.sh", "README.md", ".dockerignore", "runtime/skiff"] {
+        for name in ["Dockerfile", "runtime/bootstrap", "model.skiff", "template.yaml", "push.sh", "README.md", ".dockerignore", "runtime/skiff-runtime"] {
             let entry = try #require(files.first { $0["path"] as? String == name }, "\(name) missing from manifest.json")
             let bytes = try Data(contentsOf: URL(fileURLWithPath: ctx + "/" + name))
             #expect(entry["size"] as? Int == bytes.count)
-            if name != "runtime/skiff" { #expect(entry["sha256"] as? String == Digest.sha256Hex(Array(bytes)), "\(name)") }
+            if name != "runtime/skiff-runtime" { #expect(entry["sha256"] as? String == Digest.sha256Hex(Array(bytes)), "\(name)") }
         }
         #expect(try String(contentsOfFile: ctx + "/template.yaml", encoding: .utf8).contains("MemorySize: 768"))
 

@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import PostgresNIO
 import Serving
+import HTTPServer
 
 /// A throwaway PostgreSQL 15 cluster on 127.0.0.1 for the sink tests: initdb into a temporary folder, a free port,
 /// password (SCRAM) authentication, `postgres` started and stopped (SIGQUIT) by the test. PostgreSQL refuses to run as

@@ -1,8 +1,10 @@
 import AsyncHTTPClient
 import Formats
+import Importers
 import Foundation
 import Packager
 import Serving
+import HTTPServer
 import Testing
 import TestSupport
 

@@ -1,10 +1,12 @@
 import AsyncHTTPClient
 import Formats
+import Importers
 import Foundation
 import NIOCore
 import NIOHTTP1
 import Engine
 import Serving
+import HTTPServer
 import Testing
 import TestSupport
 

@@ -1,6 +1,8 @@
 import Foundation
 import Formats
+import Importers
 import Serving
+import HTTPServer
 import Testing
 import TestSupport
 

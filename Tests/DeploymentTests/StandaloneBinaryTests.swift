@@ -1,5 +1,6 @@
 import Foundation
 import Formats
+import Importers
 import Packager
 import Testing
 import TestSupport
@@ -19,8 +20,11 @@ import TestSupport
             root = URL(fileURLWithPath: try temporaryDirectory("skiff-standalone")).standardizedFileURL.path
             let fm = FileManager.default
             for dir in ["bin", "work", "home"] { try fm.createDirectory(atPath: root + "/" + dir, withIntermediateDirectories: true) }
-            do { try fm.linkItem(atPath: SkiffRun.binary, toPath: root + "/bin/skiff") } catch {
-                try fm.copyItem(atPath: SkiffRun.binary, toPath: root + "/bin/skiff")
+            // Both products, as 'swift build' leaves them side by side.
+            for (from, name) in [(SkiffRun.binary, "skiff"), (SkiffRun.runtimeBinary, "skiff-runtime")] {
+                do { try fm.linkItem(atPath: from, toPath: root + "/bin/" + name) } catch {
+                    try fm.copyItem(atPath: from, toPath: root + "/bin/" + name)
+                }
             }
         }
 
@@ -72,7 +76,8 @@ import TestSupport
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stderr.contains("note:") && r.stderr.contains("SKIFF_SOURCE") && r.stderr.contains("--prebuilt"), "\(r.stderr)")
         let ctx = install.work + "/squeezenet-lambda"
-        #expect(FileManager.default.isExecutableFile(atPath: ctx + "/runtime/skiff"))
+        #expect(FileManager.default.isExecutableFile(atPath: ctx + "/runtime/skiff-runtime"))
+        #expect(!FileManager.default.fileExists(atPath: ctx + "/runtime/skiff"), "the lean runtime, not the whole toolchain")
         #expect(!FileManager.default.fileExists(atPath: ctx + "/skiff-src"))
         let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: ctx + "/manifest.json"))) as? [String: Any]
         #expect((manifest?["settings"] as? [String: Any])?["mode"] as? String == "prebuilt")

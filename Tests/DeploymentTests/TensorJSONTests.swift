@@ -1,6 +1,8 @@
 import Foundation
 import Formats
+import Importers
 @testable import Serving
+@testable import HTTPServer
 import Testing
 
 /// Hostile numeric request bodies: nested lists whose claimed shape is astronomically large.

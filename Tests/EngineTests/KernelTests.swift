@@ -1,5 +1,6 @@
 import Engine
 import Formats
+import Importers
 import Testing
 import TestSupport
 

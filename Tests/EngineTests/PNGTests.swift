@@ -1,6 +1,7 @@
 import Foundation
 @testable import Engine
 import Formats
+import Importers
 import Testing
 import TestSupport
 

@@ -1,6 +1,7 @@
 import Testing
 import Engine
 import Formats
+import Importers
 import TestSupport
 
 @Suite struct WeightStoreTests {

@@ -1,5 +1,6 @@
 import Testing
 @testable import Formats
+@testable import Importers
 import TestSupport
 
 @Suite struct ChecksumAndShuffleTests {

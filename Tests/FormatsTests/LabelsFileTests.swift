@@ -1,5 +1,6 @@
 import Foundation
 @testable import Formats
+@testable import Importers
 import Testing
 import TestSupport
 

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Formats
+@testable import Importers
 import TestSupport
 
 @Suite struct ModelGraphTests {

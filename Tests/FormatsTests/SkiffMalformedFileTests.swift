@@ -1,5 +1,6 @@
 import Testing
 @testable import Formats
+@testable import Importers
 import TestSupport
 
 /// One handcrafted bad file per rule of docs/FORMAT.md; each must fail with its own error code and a

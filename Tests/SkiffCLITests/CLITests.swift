@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Formats
+import Importers
 import TestSupport
 
 @Suite struct CLITests {

@@ -1,5 +1,6 @@
 import Foundation
 import Formats
+import Importers
 import Testing
 import TestSupport
 @testable import convert

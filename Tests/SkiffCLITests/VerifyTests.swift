@@ -3,6 +3,7 @@ import Foundation
 import FoundationXML
 #endif
 import Formats
+import Importers
 import Testing
 import TestSupport
 

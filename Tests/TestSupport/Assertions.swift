@@ -1,4 +1,5 @@
 import Formats
+import Importers
 import Testing
 
 /// Compares shapes first, then values within `atol + rtol·|expected|`, reporting the worst element.

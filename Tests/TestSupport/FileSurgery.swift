@@ -1,5 +1,6 @@
 import Foundation
 import Formats
+import Importers
 
 /// Edits `.skiff` bytes in place to build malformed files, then optionally recomputes the checksums
 /// ("reseals") so that the rule under test, not a checksum, is what the reader trips on.

@@ -1,5 +1,6 @@
 import Foundation
 import Formats
+import Importers
 
 /// fixtures/images/index.json (written by fixtures/make_image_fixtures.py).
 public struct ImageFixtures: Decodable, Sendable {

@@ -1,6 +1,7 @@
 import Engine
 import Foundation
 import Formats
+import Importers
 
 /// One entry of fixtures/keras/index.json (written by fixtures/make_fixtures.py).
 public struct KerasFixture: Decodable, Sendable, CustomStringConvertible {

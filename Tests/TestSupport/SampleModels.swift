@@ -1,5 +1,6 @@
 import Foundation
 import Formats
+import Importers
 
 /// Deterministic pseudo-random numbers (64-bit LCG) so test models are the same on every run.
 public struct SeededRandom {

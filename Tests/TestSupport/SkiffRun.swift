@@ -16,6 +16,11 @@ public struct SkiffRun: Sendable {
         return packageRoot + "/.build/debug/skiff"
     }
 
+    /// The built `skiff-runtime` (the lean Lambda runtime), beside `skiff`.
+    public static var runtimeBinary: String {
+        URL(fileURLWithPath: binary).deletingLastPathComponent().appendingPathComponent("skiff-runtime").path
+    }
+
     public init(_ args: String...) throws {
         try self.init(arguments: args)
     }

@@ -11,6 +11,11 @@ int skiff_has_avx2_fma(void);
 void skiff_gemm_avx2(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc, const float *bias,
                      float lo, float hi);
 
+/* The same product, bias and clamp in portable C (any CPU; the compiler vectorises the inner loop): the
+   engine's GEMM when the CPU lacks AVX2/FMA and no BLAS library is installed. */
+void skiff_gemm_portable(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc, const float *bias,
+                         float lo, float hi);
+
 /* Depthwise convolution (multiplier 1) of output rows [row_begin, row_end) of an NHWC batch, with
    optional bias, clamped to [lo, hi]. Call only when skiff_has_avx2_fma(). */
 void skiff_depthwise_avx2(const float *x, const float *w, const float *bias, float *out,

@@ -67,7 +67,8 @@ enum FastConvolution {
     static func gemmRows(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
                          bias: UnsafePointer<Float>? = nil, clamp: (Float, Float)? = nil) -> Bool {
         let (lo, hi) = clamp ?? (-.infinity, .infinity)
-        let micro = avx2 && k <= microKernelMaxK && m * n * k < microKernelMaxWork
+        // Without an installed BLAS (skiff-runtime) the micro-kernel takes every product.
+        let micro = avx2 && (!BLAS.available || (k <= microKernelMaxK && m * n * k < microKernelMaxWork))
         let big = m * n * k >= FastKernels.parallelThreshold * 4
         // Few rows (the late layers and dense heads at batch 1): split the columns instead, in 16-wide strips.
         if big, m < 16 * FastKernels.threads, n >= 32 * FastKernels.threads {

@@ -134,7 +134,9 @@ public struct OCIImage: Sendable {
 /// certificates) in one layer and the model in another, so a new model version re-pushes only its layer.
 public enum LambdaImage {
     /// Where things live in the image (the layout AWS's own base images use).
-    public static let runtimePath = "/var/runtime/skiff"
+    public static let runtimePath = "/var/runtime/skiff-runtime"
+    /// Where the full `skiff` goes when it is the runtime (`--runtime path/to/skiff`: e.g. for the PostgreSQL sink).
+    public static let fullRuntimePath = "/var/runtime/skiff"
     public static let modelPath = "/var/task/model.skiff"
 
     /// Refuses a runtime that is not a Linux executable for `architecture` (amd64 or arm64), from its ELF header.
@@ -148,7 +150,8 @@ public enum LambdaImage {
     ///   - runtime: the runtime executable to ship (checked to be an ELF for `architecture`).
     ///   - libraries: absolute paths of the shared libraries it loads (stored at the same paths in the image).
     ///   - model: the `.skiff` file, or nil for an image that loads its model from S3 (`modelSource`).
-    public static func spec(architecture: String, runtime: String, libraries: [String], model: String?, modelSource: String?,
+    ///   - full: the runtime is the whole `skiff` (entrypoint `skiff lambda …`), not `skiff-runtime`.
+    public static func spec(architecture: String, runtime: String, full: Bool = false, libraries: [String], model: String?, modelSource: String?,
                             topK: Int, caCertificates: String? = "/etc/ssl/certs/ca-certificates.crt") throws -> OCIImage.Spec {
         let fm = FileManager.default
         func read(_ path: String) throws -> [UInt8] {
@@ -160,12 +163,13 @@ public enum LambdaImage {
         let binary = try read(runtime)
         try ELF.check(binary, architecture: architecture, path: runtime)
         var runtimeLayer = OCIImage.LayerSpec(name: "runtime")
-        runtimeLayer.files = [(runtimePath, binary, 0o755)]
+        let path = full ? fullRuntimePath : runtimePath
+        runtimeLayer.files = [(path, binary, 0o755)]
         for lib in libraries.sorted() { runtimeLayer.files.append((lib, try read(lib), 0o755)) }
         if let ca = caCertificates, fm.fileExists(atPath: ca) { runtimeLayer.files.append(("/etc/ssl/certs/ca-certificates.crt", try read(ca), 0o644)) }
         runtimeLayer.directories = [("/tmp", 0o1777), ("/var/task", 0o755)]
         var layers = [runtimeLayer]
-        var command = [runtimePath, "lambda", "--top", String(topK)]
+        var command = [path] + (full ? ["lambda"] : []) + ["--top", String(topK)]
         var env = ["PATH=/var/runtime:/usr/bin:/bin", "LANG=C.UTF-8", "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt", "TMPDIR=/tmp"]
         if let model {
             var modelLayer = OCIImage.LayerSpec(name: "model")
@@ -181,6 +185,58 @@ public enum LambdaImage {
     }
 }
 
+extension LambdaImage {
+    /// `REGISTRY/REPOSITORY` of `REGISTRY/REPOSITORY:TAG` (a registry port's colon is kept).
+    public static func repositoryURI(of reference: String) -> String {
+        guard let colon = reference.lastIndex(of: ":"), !reference[colon...].contains("/") else { return reference }
+        return String(reference[..<colon])
+    }
+
+    /// The README written beside an image layout: what the folder holds and the three commands from nothing to a
+    /// deployed function (build Skiff, build and push the image, deploy the template).
+    public static func readme(settings s: LambdaContext.Settings, digest: String, imageUri: String?, model: String?, pushedTo: String?) -> String {
+        let modelArgument = model.map { "--model \(URL(fileURLWithPath: $0).lastPathComponent)" } ?? s.modelSource.map { "--model-source \($0)" } ?? "--model MODEL.skiff"
+        let reference = pushedTo ?? "ACCOUNT.dkr.ecr.REGION.amazonaws.com/\(s.name):1"
+        let arch = s.architecture == "arm64" ? " --arch arm64 --runtime path/to/arm64/skiff-runtime" : ""
+        let pushed = imageUri.map { "It was pushed as `\($0)`; `template.yaml` deploys exactly that image." }
+            ?? "It has not been pushed: run the second command below with `--push` to push it and get `template.yaml`."
+        return """
+            # \(s.name): a Lambda container image built by Skiff
+
+            \(s.modelSummary), served by `skiff-runtime` (Skiff's Lambda runtime, linked statically apart from
+            glibc) — \(s.architecture), \(s.memory) MB, \(s.timeout) s timeout, top \(s.topK) classes per image.
+
+            This folder is the image as an OCI image layout (`oci-layout`, `index.json`, `blobs/`; manifest
+            `\(digest)`), built without Docker. \(pushed)
+
+            ## From nothing to a deployed function
+
+            ```sh
+            # 1. Build Skiff and its Lambda runtime (a Linux machine with Swift 6; bash scripts/setup.sh installs the C libraries)
+            swift build -c release --product skiff && swift build -c release --product skiff-runtime
+
+            # 2. Build the image and push it to ECR (credentials from the usual AWS chain; no Docker, no AWS CLI)
+            .build/release/skiff package lambda \(modelArgument)\(arch) --image --push \(reference) --create-repository -o \(s.name)-image
+
+            # 3. Deploy the template written beside the image (an API Gateway endpoint and the function)
+            aws cloudformation deploy --template-file \(s.name)-image/template.yaml --stack-name \(s.name) --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND
+            ```
+
+            Then call it (the stack output `PredictUrl`):
+
+            ```sh
+            URL=$(aws cloudformation describe-stacks --stack-name \(s.name) --query "Stacks[0].Outputs[?OutputKey=='PredictUrl'].OutputValue" --output text)
+            curl -X POST -H 'Content-Type: image/jpeg' --data-binary @photo.jpg "$URL"
+            ```
+
+            `sam deploy --template-file \(s.name)-image/template.yaml --stack-name \(s.name) --capabilities CAPABILITY_IAM` works
+            too. The template's parameters (a public Function URL, the sinks, a VPC) are described in Skiff's docs/DEPLOY.md.
+            A new model version: run step 2 again with a new tag (only the model layer is uploaded), then step 3.
+
+            """
+    }
+}
+
 /// Just enough of an ELF header to say which machine a binary is for.
 enum ELF {
     static func machine(_ bytes: [UInt8]) -> String? {
@@ -193,9 +249,9 @@ enum ELF {
     }
 
     static func check(_ bytes: [UInt8], architecture: String, path: String) throws {
-        guard let m = machine(bytes) else { throw FormatsError(.badMagic, "is not a 64-bit little-endian ELF executable; the runtime must be a Linux build of skiff", file: path) }
+        guard let m = machine(bytes) else { throw FormatsError(.badMagic, "is not a 64-bit little-endian ELF executable; the runtime must be a Linux build of skiff-runtime", file: path) }
         guard m == architecture else {
-            throw FormatsError(.io, "is an \(m) executable, but the image is for \(architecture); build skiff for \(architecture) (or pass --arch \(m == "amd64" ? "x86_64" : m))", file: path)
+            throw FormatsError(.io, "is an \(m) executable, but the image is for \(architecture); build skiff-runtime for \(architecture) (or pass --arch \(m == "amd64" ? "x86_64" : m))", file: path)
         }
     }
 }

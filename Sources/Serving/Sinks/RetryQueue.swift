@@ -1,3 +1,4 @@
+import Formats
 import Foundation
 
 /// The bounded on-disk queue of best-effort writes that failed: one JSON file per job in a directory, written
@@ -25,7 +26,7 @@ public actor RetryQueue {
         self.maxItems = maxItems
         self.maxBytes = maxBytes
         do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
-            throw ServingError(.internal, "the sink retry queue \(directory) cannot be created: \(error.localizedDescription); set SKIFF_SINK_QUEUE to a writable directory")
+            throw ServingError(.internal, "the sink retry queue \(directory) cannot be created: \(error); set SKIFF_SINK_QUEUE to a writable directory")
         }
         // Jobs left by an earlier process are drained too.
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".job") }.sorted()
@@ -42,7 +43,7 @@ public actor RetryQueue {
         guard files.count < maxItems, bytes + data.count <= maxBytes else { return false }
         sequence += 1
         // The process id and a random tag keep two processes sharing a queue folder from overwriting each other's jobs.
-        let name = String(format: "%020llu-%d-%08x", sequence, getpid(), UInt32.random(in: 0...UInt32.max)) + ".job"
+        let name = Digits.padded(sequence, width: 20) + "-\(getpid())-" + Hex.u32(UInt32.random(in: 0...UInt32.max)) + ".job"
         let tmp = directory + "/." + name + ".tmp"
         guard FileManager.default.createFile(atPath: tmp, contents: data), rename(tmp, directory + "/" + name) == 0 else {
             unlink(tmp)

@@ -1,3 +1,4 @@
+import Formats
 import Foundation
 
 /// What happens to a request when a sink cannot be written.
@@ -28,7 +29,7 @@ public struct ImageStoreLocation: Sendable, Equatable, CustomStringConvertible {
         let parts = rest.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
         guard let b = parts.first, !b.isEmpty else { throw ServingError(.badRequest, "--store-images '\(uri)' names no bucket: use s3://BUCKET/PREFIX") }
         bucket = String(b)
-        prefix = parts.count > 1 ? String(parts[1]).trimmingCharacters(in: CharacterSet(charactersIn: "/")) : ""
+        prefix = parts.count > 1 ? parts[1].trimmed("/") : ""
     }
 
     public var description: String { "s3://\(bucket)" + (prefix.isEmpty ? "" : "/\(prefix)") }
@@ -36,10 +37,8 @@ public struct ImageStoreLocation: Sendable, Equatable, CustomStringConvertible {
     /// `PREFIX/MODEL/YYYY/MM/DD/<request-id>[-N].EXT` (UTC date; characters other than letters, digits, '-', '_' and '.'
     /// in the model name and request id become '_').
     public func key(model: String, requestID: String, index: Int, count: Int, ext: String, date: Date) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let c = calendar.dateComponents([.year, .month, .day], from: date)
-        let day = String(format: "%04d/%02d/%02d", c.year ?? 1970, c.month ?? 1, c.day ?? 1)
+        let c = UTC.fields(secondsSince1970: date.timeIntervalSince1970)
+        let day = Digits.padded(c.year, width: 4) + "/" + Digits.padded(c.month, width: 2) + "/" + Digits.padded(c.day, width: 2)
         // Keys keep to S3's safe characters (letters, digits, '-', '_', '.'), so any model name or request id gives a
         // key every tool can address; the row keeps the names verbatim.
         func segment(_ s: String) -> String {
@@ -77,12 +76,12 @@ public struct RecordLocation: Sendable, Equatable, CustomStringConvertible {
         }
         guard let user = url.user, !user.isEmpty else { throw ServingError(.badRequest, "--record '\(uri)' names no user: use postgres://USER@HOST:PORT/DB") }
         guard let host = url.host, !host.isEmpty else { throw ServingError(.badRequest, "--record '\(uri)' names no host") }
-        let db = url.path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        let db = url.path.trimmed("/")
         guard !db.isEmpty else { throw ServingError(.badRequest, "--record '\(uri)' names no database: use postgres://USER@HOST:PORT/DB") }
-        self.user = user.removingPercentEncoding ?? user
+        self.user = Percent.decode(user) ?? user
         self.host = host
         self.port = url.port ?? 5432
-        self.database = db.removingPercentEncoding ?? db
+        self.database = Percent.decode(db) ?? db
         var tls = TLSMode.prefer
         var root: String?
         for item in url.queryItems ?? [] {
@@ -111,7 +110,7 @@ public struct RecordLocation: Sendable, Equatable, CustomStringConvertible {
 
     /// A URI with any `user:password@` reduced to `user@`.
     static func redact(_ uri: String) -> String {
-        guard let at = uri.firstIndex(of: "@"), let scheme = uri.range(of: "://"), scheme.upperBound < at else { return uri }
+        guard let at = uri.firstIndex(of: "@"), let scheme = uri.firstRange(of: "://"), scheme.upperBound < at else { return uri }
         let userinfo = uri[scheme.upperBound..<at]
         guard let colon = userinfo.firstIndex(of: ":") else { return uri }
         return String(uri[..<colon]) + String(uri[at...])
@@ -123,7 +122,7 @@ public struct RecordLocation: Sendable, Equatable, CustomStringConvertible {
             guard let data = FileManager.default.contents(atPath: file) else {
                 throw ServingError(.badRequest, "the record sink's password file \(file) cannot be read")
             }
-            password = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines)
+            password = String(decoding: data, as: UTF8.self).trimmed { $0.isNewline }
         } else {
             password = env["SKIFF_RECORD_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 } ?? env["PGPASSWORD"].flatMap { $0.isEmpty ? nil : $0 }
         }

@@ -11,7 +11,7 @@ import Prometheus
 public final class Sinks: Sendable {
     public let configuration: SinkConfiguration
     let s3: S3Client?
-    public let record: RecordSink?
+    public let record: (any PredictionRecorder)?
     public let queue: RetryQueue
     /// sha256 of each model file, by path (the row's model version), computed once.
     let digests = NIOLockedValueBox<[String: String]>([:])
@@ -62,7 +62,7 @@ public final class Sinks: Sendable {
         } else {
             s3 = nil
         }
-        record = configuration.record.map { RecordSink($0, connections: configuration.connections, maxBackoff: configuration.maxBackoff) }
+        record = try configuration.record.map { try RecordSinks.make($0, connections: configuration.connections, maxBackoff: configuration.maxBackoff) }
         queue = try RetryQueue(directory: configuration.queueDirectory, maxItems: configuration.queueMaxItems, maxBytes: configuration.queueMaxBytes)
         self.metrics = metrics
         self.log = log
@@ -158,7 +158,7 @@ public final class Sinks: Sendable {
                     let message = Self.message(error)
                     count(failure: "record", message, requestID: requestID)
                     guard configuration.recordMode == .bestEffort else {
-                        throw ServingError(.unavailable, message.contains(record.name) ? message : "\(record.name): \(message)")
+                        throw ServingError(.unavailable, message.includes(record.name) ? message : "\(record.name): \(message)")
                     }
                     warnings.append("record: deferred (\(message))")
                     try await defer_(RetryQueue.Job(record: row, image: nil, imageKey: nil, contentType: nil, writeRecord: true),

@@ -6,6 +6,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import Prometheus
+import Serving
 
 /// `skiff serve`: TensorFlow Serving's REST API (`/v1/models/…`), a labels endpoint for raw JPEG bodies, health,
 /// Prometheus metrics and an upload page, over the models of a `ModelRegistry`.

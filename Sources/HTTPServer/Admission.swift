@@ -1,4 +1,5 @@
 import Foundation
+import Serving
 
 /// Bounded admission to the engine: at most `workers` inferences at once and `queueLimit` waiting; beyond that
 /// requests are turned away at once (503 with Retry-After) rather than piling up.

@@ -1,5 +1,6 @@
 import Foundation
 import Formats
+import Serving
 
 /// The models `skiff serve` answers for: each name has one or more integer versions (TensorFlow Serving's
 /// convention: `BASE/VERSION/model.skiff`).

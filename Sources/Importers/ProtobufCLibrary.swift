@@ -1,4 +1,5 @@
 import CProtobufC
+import Formats
 
 /// The protobuf-c runtime Skiff parses SavedModel protos with (the only file family that imports CProtobufC).
 public enum ProtobufCLibrary {

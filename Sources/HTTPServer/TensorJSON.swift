@@ -1,6 +1,7 @@
 import Engine
 import Foundation
 import Formats
+import Serving
 
 /// Numeric tensors as TensorFlow Serving's REST API writes them: nested JSON lists, outermost = batch.
 enum TensorJSON {

@@ -1,3 +1,4 @@
+import Formats
 /// Keras layer class → IR lowering. The table is the whole list of what Skiff reads; anything else is
 /// refused before conversion starts (`KerasLowering.unsupported`). Readers emit plain ops; activation
 /// fusion and BatchNormalization folding are left to the optimisation passes.

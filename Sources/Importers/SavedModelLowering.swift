@@ -1,4 +1,5 @@
 import Foundation
+import Formats
 
 struct Lowering {
     enum Value { case ir(String), const(TFTensor), resource(String), image(ImageTrace), none }

@@ -4,6 +4,7 @@ import Foundation
 import Formats
 import NIOCore
 import NIOHTTP1
+import Serving
 
 /// The two Amazon ECR API calls an image push needs, signed with SigV4 from the usual AWS credential chain (no
 /// AWS CLI): `GetAuthorizationToken` (registry credentials: user `AWS`, a 12-hour password) and

@@ -1,5 +1,6 @@
 import CSavedModelProto
 import Foundation
+import Formats
 
 /// TensorFlow's TensorBundle checkpoint (`variables/variables.index` + `variables.data-NNNNN-of-NNNNN`), read
 /// without TensorFlow. The index is an immutable sorted table (footer with magic and block handles, blocks with

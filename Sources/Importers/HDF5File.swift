@@ -1,5 +1,6 @@
 import CHDF5
 import Foundation
+import Formats
 
 /// A read-only HDF5 file through libhdf5: groups, string attributes and float datasets — what Keras
 /// files need. HDF5's own error printing is silenced; failures become `FormatsError`s naming the path.

@@ -1,5 +1,4 @@
 import Foundation
-import Formats
 
 /// One published model version, as it is laid out in S3 or on disk (TF Serving's versioned folders):
 ///
@@ -70,7 +69,7 @@ public struct ModelFolder: Sendable {
     }
 
     public static func base(prefix: String, name: String) -> String {
-        let p = prefix.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        let p = prefix.trimmed("/")
         return p.isEmpty ? name : "\(p)/\(name)"
     }
 
@@ -81,7 +80,7 @@ public struct ModelFolder: Sendable {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         for o in objects { try AtomicFile.write(o.bytes, to: "\(dir)/\(o.name)") }
         try AtomicFile.write(manifestBytes, to: "\(dir)/manifest.json")
-        let latest = (try? String(contentsOfFile: "\(base)/LATEST", encoding: .utf8)).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 0
+        let latest = (try? String(contentsOfFile: "\(base)/LATEST", encoding: .utf8)).flatMap { Int($0.trimmedWhitespace) } ?? 0
         if version >= latest { try AtomicFile.write(Array("\(version)\n".utf8), to: "\(base)/LATEST") }
     }
 }

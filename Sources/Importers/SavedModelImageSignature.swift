@@ -1,4 +1,5 @@
 import Foundation
+import Formats
 
 /// What a string-input signature has done to its encoded images so far. Signatures adapted for TF Serving
 /// decode, resize and normalise inside the graph — per element in a `map_fn` `While` loop, or for a single

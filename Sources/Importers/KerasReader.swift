@@ -1,5 +1,6 @@
 import Foundation
 import ZIPFoundation
+import Formats
 
 /// Reads Keras models — legacy HDF5 (Keras 2, tf.keras, Keras 3), weights-only HDF5 plus a JSON
 /// architecture, and Keras 3 `.keras` archives — and lowers them into the IR.

@@ -1,5 +1,6 @@
 import Foundation
 import SwiftCSV
+import Formats
 
 /// Class names from the label files people have: plain text (one per line), CSV (with or without a header,
 /// with or without an index column), JSON (a list, an `{"index": "name"}` map, or Keras's `class_indices`

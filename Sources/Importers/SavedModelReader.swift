@@ -1,5 +1,6 @@
 import CSavedModelProto
 import Foundation
+import Formats
 
 /// Lowers a SavedModel signature to the IR: the signature's call is inlined through nested
 /// (Stateful)PartitionedCall functions, variables are bound through the object graphs (never by bare name),

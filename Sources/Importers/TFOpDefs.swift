@@ -1,3 +1,4 @@
+import Formats
 /// The facts from TensorFlow's op registry that a GraphDef leaves out: attribute defaults (the writer strips
 /// attributes equal to their default) and the names of each op's output arguments (function bodies refer to
 /// `node:output_arg:index`). Only the ops Skiff lowers or traces are listed; field values are TensorFlow's.

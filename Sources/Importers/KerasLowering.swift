@@ -1,3 +1,4 @@
+import Formats
 /// Lowers a parsed Keras model config plus its weights into the IR: walks Sequential and Functional
 /// models (nested ones recursively), calls each layer's lowering from `KerasLayerTable`, and resolves
 /// references between layer calls, including shared layers and nested models' hidden first node.

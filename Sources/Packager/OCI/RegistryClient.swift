@@ -3,7 +3,7 @@ import Foundation
 import Formats
 import NIOCore
 import NIOHTTP1
-import Packager
+import Serving
 
 /// Pushes an `OCIImage` to a registry with the OCI distribution protocol: a blob HEAD to skip what the
 /// registry already has, a monolithic upload (POST, then one PUT with the digest — not chunked PATCH, which

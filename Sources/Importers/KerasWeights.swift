@@ -1,4 +1,5 @@
 import Foundation
+import Formats
 
 /// Where the variables of Keras layers come from: a legacy HDF5 file (matched by weight name) or a
 /// Keras 3 weights file (matched by variable index). Both return variables by role (`kernel`, `bias`,

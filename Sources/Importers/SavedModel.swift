@@ -1,5 +1,6 @@
 import CSavedModelProto
 import Foundation
+import Formats
 
 /// What a TensorFlow SavedModel directory holds, read with protobuf-c from `saved_model.pb` and from the
 /// TensorBundle checkpoint: tag sets, signatures, an op histogram over the graph and every library function,

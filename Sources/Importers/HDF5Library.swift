@@ -1,4 +1,5 @@
 import CHDF5
+import Formats
 
 /// The HDF5 library Skiff reads Keras files with (the only file family that imports CHDF5).
 public enum HDF5Library {

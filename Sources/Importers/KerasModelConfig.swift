@@ -1,3 +1,4 @@
+import Formats
 /// A reference to one output tensor of one call of a layer: Keras's (layer, node index, tensor index).
 struct KerasRef: Hashable {
     var layer: String

@@ -3,26 +3,11 @@ import Logging
 import NIOCore
 import NIOSSL
 import PostgresNIO
-
-/// One prediction row: what `skiff sinks init` creates a table for.
-public struct PredictionRecord: Codable, Sendable, Equatable {
-    public var requestID: String
-    public var imageIndex: Int
-    public var time: Date
-    public var model: String
-    public var modelVersion: String
-    public var modelSHA256: String
-    /// The image's entry of the one prediction schema (docs/API.md), as JSON text.
-    public var prediction: String
-    public var latencyMs: Double
-    public var imageURI: String?
-    public var imageSHA256: String
-    public var imageBytes: Int
-}
+import Serving
 
 /// Prediction rows in PostgreSQL (PostgresNIO): a few connections opened once and reused, reconnected with
 /// exponential backoff, and parameterised statements only.
-public actor RecordSink {
+public actor RecordSink: PredictionRecorder {
     /// The schema this build writes; `skiff sinks init` migrates to it and the runtime refuses any other.
     public static let schemaVersion = 1
     public static let table = "skiff_predictions"
@@ -237,5 +222,13 @@ public actor RecordSink {
     public func close() async {
         for case let task? in slots { if let c = try? await task.value { try? await c.close() } }
         slots = slots.map { _ in nil }
+    }
+}
+
+/// Makes `Sinks` write prediction rows with `RecordSink`. `skiff` installs it at start; `skiff-runtime` links no
+/// PostgreSQL client (PostgresNIO needs full Foundation and its ICU data, tens of MB: docs/BENCHMARKS.md).
+public enum PostgresSink {
+    public static func install() {
+        RecordSinks.factory = { location, connections, maxBackoff in RecordSink(location, connections: connections, maxBackoff: maxBackoff) }
     }
 }
