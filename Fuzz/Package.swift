@@ -20,7 +20,9 @@ let package = Package(
         .executableTarget(name: $0, dependencies: [
             "FuzzSupport",
             .product(name: "Formats", package: "Skiff"),
+            .product(name: "Importers", package: "Skiff"),
             .product(name: "Engine", package: "Skiff"),
+            .product(name: "HTTPServer", package: "Skiff"),
             .product(name: "Serving", package: "Skiff"),
             .product(name: "Packager", package: "Skiff"),
         ])

@@ -109,7 +109,9 @@ struct Lowering {
     mutating func evaluate(_ root: TFNode, scope: String, nodes: [String: TFNode], args: [String: Value], inputs: [String: Value], function: TFFunction?) throws -> [Value] {
         if let m = memo[scope + "/" + root.name] { return m }
         func dependencies(_ n: TFNode) -> [TFNode] {
-            n.inputs.compactMap { r in
+            // A TF1 loop is lowered whole from an Exit (its inputs are the loop's own cycle): lowerTF1Loop evaluates what enters it.
+            if Self.tf1Exit.contains(n.op) { return [] }
+            return n.inputs.compactMap { r in
                 guard !r.hasPrefix("^") else { return nil }
                 let parts = r.split(separator: ":", omittingEmptySubsequences: false)
                 let name = String(parts[0])
@@ -159,7 +161,7 @@ struct Lowering {
         let place = function.map { " of function \($0.name)" } ?? ""
         // Name the loop's back edge when there is one, else any TF1 control-flow op on the cycle.
         if let flow = nodes.first(where: { $0.op.hasSuffix("NextIteration") }) ?? nodes.first(where: { Self.tf1ControlFlow.contains($0.op) }) {
-            return FormatsError(.graphCycle, "the graph\(place) has a cycle through \(flow.op) '\(flow.name)' (\(names)): TF1 control flow (tf.while_loop / tf.cond in graph mode: NextIteration, Enter, Exit, Switch, Merge) is not supported yet; export the model from TF2 code (tf.function) instead", file: file)
+            return FormatsError(.graphCycle, "the graph\(place) has a cycle through \(flow.op) '\(flow.name)' (\(names)) that is not a TF1 tf.while_loop frame Skiff recognises (Enter → Merge → Switch(LoopCond) → Exit, NextIteration back into Merge, the loop's values read through its Exits)", file: file)
         }
         return FormatsError(.graphCycle, "the graph\(place) has a cycle through \(nodes[0].op) '\(nodes[0].name)' (\(names)); a GraphDef must be acyclic", file: file)
     }
@@ -168,11 +170,20 @@ struct Lowering {
     private mutating func evaluateOne(_ node: TFNode, scope: String, nodes: [String: TFNode], args: [String: Value], inputs: [String: Value], function: TFFunction?) throws -> [Value] {
         let key = scope + "/" + node.name
         if let m = memo[key] { return m }
+        if Self.tf1Exit.contains(node.op) {
+            return try lowerTF1Loop(exit: node, scope: scope, nodes: nodes, args: args, inputs: inputs, function: function)
+        }
         var ins: [Value] = []
         for r in node.inputs where !r.hasPrefix("^") {
             ins.append(try value(ref: r, scope: scope, nodes: nodes, args: args, inputs: inputs, function: function))
         }
-        let out = try lowerOp(node, ins, scope: scope)
+        let out: [Value]
+        if Self.tf1Merge.contains(node.op), !ins.contains(where: { if case .none = $0 { true } else { false } }) {
+            let name = String((scope + "/" + node.name).split(separator: "/").suffix(3).joined(separator: "/"))
+            out = try lowerTF1Merge(node, ins, name, nodes: nodes, scope: scope, args: args, inputs: inputs, function: function)
+        } else {
+            out = try lowerOp(node, ins, scope: scope)
+        }
         memo[key] = out
         return out
     }
@@ -229,6 +240,7 @@ struct Lowering {
             return [.const(TFTensor(dtype: e.dtype, shape: e.shape, values: try bundle.numbers(key)))]
         case "Identity", "StopGradient", "Snapshot": return [ins.first ?? .none]
         case "IdentityN": return ins
+        case "Switch", "RefSwitch": return [ins.first ?? .none, ins.first ?? .none]  // a TF1 tf.cond's; its Merge selects
         case "NoOp": return []
         case "TensorListReserve" where n.attrs["element_dtype"].map({ if case .type(1) = $0 { true } else { false } }) ?? false:
             return [.image(ImageTrace(stage: .reservedList))]  // map_fn's output list, filled by a traced loop body

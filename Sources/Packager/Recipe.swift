@@ -1,5 +1,6 @@
 import Foundation
 import Formats
+import Importers
 import Yams
 
 /// A named deployable model (`recipes/NAME.yaml`): where its source comes from, how to convert it and how to

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Formats
+import Importers
 import Engine
 import TestSupport
 
@@ -17,9 +18,14 @@ import TestSupport
     struct Index: Decodable { let models: [String: Entry] }
 
     static let directory = packageRoot + "/fixtures/control_flow"
-    static let index: Index = try! JSONDecoder().decode(Index.self, from: Data(contentsOf: URL(fileURLWithPath: directory + "/index.json")))
+    /// fixtures/tf1_control_flow (fixtures/make_tf1_control_flow_fixtures.py): the same kinds of programs from TF1
+    /// graph mode (Enter/Merge/Switch/Exit/NextIteration/LoopCond), functionalised at import.
+    static let tf1Directory = packageRoot + "/fixtures/tf1_control_flow"
+    static func index(_ directory: String) throws -> Index {
+        try JSONDecoder().decode(Index.self, from: Data(contentsOf: URL(fileURLWithPath: directory + "/index.json")))
+    }
 
-    static func load(_ name: String) throws -> (Model, SkiffFile) {
+    static func load(_ name: String, from directory: String = directory) throws -> (Model, SkiffFile) {
         let result = try SavedModelReader.read(directory: directory + "/" + name)
         var writer = SkiffWriter(manifest: SkiffManifest(graph: result.model.graph, signatures: [.servingDefault(for: result.model.graph)],
                                                          provenance: result.provenance))
@@ -30,14 +36,30 @@ import TestSupport
 
     @Test(arguments: ["while_static", "while_runtime", "cond", "nested_loops", "loop_growing", "detect_postprocess"])
     func convertsAndMatchesTensorFlow(_ name: String) throws {
-        let entry = try #require(Self.index.models[name])
-        let (model, file) = try Self.load(name)
+        try Self.check(name, in: Self.directory)
+    }
+
+    @Test(arguments: ["while_static", "while_runtime", "cond", "cond_negative", "nested_loops", "loop_with_invariant"])
+    func tf1ControlFlowConvertsAndMatchesTensorFlow(_ name: String) throws {
+        try Self.check(name, in: Self.tf1Directory)
+    }
+
+    @Test func tf1LoopsBecomeWhileNodes() throws {
+        let (_, file) = try Self.load("nested_loops", from: Self.tf1Directory)
+        let graph = file.manifest.graph
+        #expect(graph.nodes.contains { $0.op == .while })
+        #expect((graph.functions ?? [:]).values.contains { $0.nodes.contains { $0.op == .while } }, "the inner loop lives in the outer body")
+    }
+
+    static func check(_ name: String, in directory: String) throws {
+        let entry = try #require(try index(directory).models[name])
+        let (model, file) = try load(name, from: directory)
         #expect(file.header.majorVersion == 2)
         var feeds: [String: TypedTensor] = [:]
-        for input in entry.inputs { feeds[input.key] = try TypedTensor(NpyArray(path: Self.directory + "/" + input.file)) }
+        for input in entry.inputs { feeds[input.key] = try TypedTensor(NpyArray(path: directory + "/" + input.file)) }
         let out = try model.run(typed: feeds)
         for (key, path) in entry.outputs {
-            let expected = try TypedTensor(NpyArray(path: Self.directory + "/" + path))
+            let expected = try TypedTensor(NpyArray(path: directory + "/" + path))
             let got = try #require(out[key], "output \(key) of \(out.keys.sorted())")
             #expect(got.dtype == expected.dtype, "\(key)")
             #expect(got.shape == expected.shape, "\(key)")

@@ -2,6 +2,7 @@ import Foundation
 import Formats
 import Packager
 import Serving
+import HTTPServer
 import Testing
 import TestSupport
 

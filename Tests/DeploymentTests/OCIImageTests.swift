@@ -1,6 +1,7 @@
 import Foundation
 import Serving
 import HTTPServer
+import Packager
 import Testing
 import TestSupport
 

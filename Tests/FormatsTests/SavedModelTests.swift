@@ -92,16 +92,25 @@ import TestSupport
 
     // Graphs read from a file are walked without unbounded recursion: a cycle is an error naming a node on it.
 
-    @Test func tf1WhileLoopIsACycleErrorNamingTheLoop() throws {
-        // What tf.while_loop becomes in a TF1 graph: Enter → Merge ⇄ NextIteration, Exit out of the loop.
-        let dir = try CraftedSavedModel(nodes: [
-            .init("while/Enter", "Enter", ["x"]),
-            .init("while/Merge", "Merge", ["while/Enter", "while/NextIteration"]),
-            .init("while/add", "AddV2", ["while/Merge", "while/Merge"]),
-            .init("while/NextIteration", "NextIteration", ["while/add"]),
-            .init("while/Exit", "Exit", ["while/Merge"]),
-        ], output: "while/Exit:0").write()
-        expectFormatsError(.graphCycle, "saved_model.pb", "NextIteration 'while/NextIteration'", "TF1 control flow", "not supported yet") {
+    /// What tf.while_loop becomes in a TF1 graph, but with the Switch and LoopCond missing.
+    nonisolated(unsafe) static let brokenTF1Loop: [CraftedSavedModel.Node] = [
+        .init("while/Enter", "Enter", ["x"]),
+        .init("while/Merge", "Merge", ["while/Enter", "while/NextIteration"]),
+        .init("while/add", "AddV2", ["while/Merge", "while/Merge"]),
+        .init("while/NextIteration", "NextIteration", ["while/add"]),
+        .init("while/Exit", "Exit", ["while/Merge"]),
+    ]
+
+    @Test func malformedTF1LoopIsAnErrorNamingItsExit() throws {
+        let dir = try CraftedSavedModel(nodes: Self.brokenTF1Loop, output: "while/Exit:0").write()
+        expectFormatsError(.graphInvalid, "saved_model.pb", "Exit 'while/Exit'", "malformed", "not Switch") {
+            try SavedModelReader.read(directory: dir)
+        }
+    }
+
+    @Test func aLoopBodyReadFromOutsideIsACycleErrorNamingTheBackEdge() throws {
+        let dir = try CraftedSavedModel(nodes: Self.brokenTF1Loop, output: "while/add:0").write()
+        expectFormatsError(.graphCycle, "saved_model.pb", "NextIteration 'while/NextIteration'", "tf.while_loop frame") {
             try SavedModelReader.read(directory: dir)
         }
     }

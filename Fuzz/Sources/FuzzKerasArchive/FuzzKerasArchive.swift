@@ -4,7 +4,7 @@
 // lowering, weight checks). Mutated HDF5 is left to the child process `skiff` reads it in (FuzzKerasConfig
 // explains why).
 import Foundation
-@testable import Formats
+@testable import Importers
 import FuzzSupport
 
 let knownWeights: Set<Data> = {

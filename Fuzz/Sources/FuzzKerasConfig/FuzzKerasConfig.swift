@@ -9,6 +9,7 @@
 // Input: one byte choosing the weights file (index into the sorted list), then the config JSON.
 import Foundation
 import Formats
+import Importers
 import FuzzSupport
 
 let weights: [String] = {

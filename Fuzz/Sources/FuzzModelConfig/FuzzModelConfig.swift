@@ -1,6 +1,6 @@
 // `models.config` (TensorFlow Serving's text-format ModelServerConfig) as `skiff serve --model-config` reads it.
 import FuzzSupport
-import Serving
+import HTTPServer
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ start: UnsafeRawPointer, _ count: Int) -> CInt {

@@ -5,6 +5,7 @@ import Dispatch
 import Formats
 import FuzzSupport
 @testable import Serving
+@testable import HTTPServer
 
 let image = try! Classifier(path: FuzzSupport.imageModelPath, name: "image")
 let tensor = try! Classifier(path: FuzzSupport.tensorModelPath, name: "tensor", requireImage: false)

@@ -4,6 +4,7 @@
 // Input: saved_model.pb, then optionally variables.index and the data shard, split at FuzzSupport.separator.
 import Foundation
 import Formats
+import Importers
 import FuzzSupport
 
 @_cdecl("LLVMFuzzerTestOneInput")

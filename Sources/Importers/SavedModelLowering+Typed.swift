@@ -1,3 +1,5 @@
+import Formats
+
 /// The TensorFlow ops that lower to format 2.0 IR (typed values, several outputs, run-time shapes) and TF2
 /// functional control flow (`While`/`StatelessWhile`, `If`/`StatelessIf`): each loop body, condition and
 /// branch becomes a function of the graph's library, lowered by a nested `Lowering` of its own.
@@ -127,12 +129,7 @@ extension Lowering {
             // Lower the body with the entry types; where it changes a shape, make those dimensions run-time and lower again.
             var bodyGraph = try function(body, types, scope: name)
             for _ in 0..<2 {
-                let general = zip(types, bodyGraph.outputs).enumerated().map { i, pair -> ValueInfo in
-                    var t = pair.0
-                    if pair.1.shape.count != t.shape.count { t.shape = (0..<pair.1.shape.count).map { .symbol("\(name):\(i):\($0)") } }
-                    else { t.shape = zip(t.shape, pair.1.shape).enumerated().map { d, s in s.0 == s.1 ? s.0 : .symbol("\(name):\(i):\(d)") } }
-                    return t
-                }
+                let general = Self.generalised(types, bodyGraph.outputs, name: name)
                 if general.map(\.shape) == types.map(\.shape) { break }
                 types = general
                 bodyGraph = try function(body, types, scope: name)
@@ -161,37 +158,49 @@ extension Lowering {
         return key
     }
 
-    /// Lowers `fn` as a function of the library with arguments of `types`. Its constants get names unique in the
-    /// file (they share the tensor table) and its weights join this lowering's.
+    /// Lowers `fn` as a function of the library with arguments of `types`.
     mutating func function(_ fn: TFFunction, _ types: [ValueInfo], scope: String) throws -> ModelGraph {
-        guard callDepth < Self.maxCallDepth else {
-            throw FormatsError(.graphTooDeep, "function \(fn.name) is nested more than \(Self.maxCallDepth) levels deep", file: file)
-        }
         guard types.count == fn.inputArgs.count else {
             throw fail("function \(fn.name) takes \(fn.inputArgs.count) arguments, \(scope) gives \(types.count)")
+        }
+        return try subgraph(fn.name, types: types, argNames: fn.inputArgs) { sub, argNames in
+            let bound = Dictionary(uniqueKeysWithValues: zip(fn.inputArgs, argNames.map { Value.ir($0) }))
+            return try fn.outputArgs.map { arg in
+                guard let r = fn.ret[arg] else { throw sub.fail("function \(fn.name) does not return '\(arg)'") }
+                return try sub.value(ref: r, scope: "", nodes: fn.nodes, args: bound, inputs: [:], function: fn)
+            }
+        }
+    }
+
+    /// Lowers a function of the library named `what`, with arguments of `types`: `build` gets a nested lowering
+    /// and the arguments' value names and returns the outputs. Its constants get names unique in the file (they
+    /// share the tensor table) and its weights join this lowering's.
+    mutating func subgraph(_ what: String, types: [ValueInfo], argNames: [String]? = nil,
+                           _ build: (inout Lowering, [String]) throws -> [Value]) throws -> ModelGraph {
+        guard callDepth < Self.maxCallDepth else {
+            throw FormatsError(.graphTooDeep, "function \(what) is nested more than \(Self.maxCallDepth) levels deep", file: file)
         }
         var sub = Lowering(model: model, file: file)
         sub.resources = resources
         sub.library = library
         sub.callDepth = callDepth + 1
-        var bound: [String: Value] = [:]
-        for (arg, t) in zip(fn.inputArgs, types) { bound[arg] = .ir(sub.b.input(arg, t.dtype, t.shape)) }
+        let names = argNames ?? types.indices.map { "arg\($0)" }
+        let args = zip(names, types).map { sub.b.input($0, $1.dtype, $1.shape) }
+        let values = try build(&sub, args)
+        for (op, entry) in sub.unsupported { unsupported[op, default: (0, entry.1)].0 += entry.0 }
+        loweredOps += sub.loweredOps
         var outputs: [String] = []
-        for arg in fn.outputArgs {
-            guard let r = fn.ret[arg] else { throw fail("function \(fn.name) does not return '\(arg)'") }
-            let v = try sub.value(ref: r, scope: "", nodes: fn.nodes, args: bound, inputs: [:], function: fn)
-            var out = try sub.ir(v, "\(fn.name)/\(arg)")
+        for (k, v) in values.enumerated() {
+            var out = try sub.ir(v, "\(what)/output \(k)")
             // A graph lists each output once and a function's outputs are node values: copy repeats and pass-throughs.
             if outputs.contains(out) || sub.b.inputs.contains(where: { $0.name == out }) {
-                out = try sub.b.add(.unary, "\(arg)/copy", [out], ["function": .string("identity")])
+                out = try sub.b.add(.unary, "output\(k)/copy", [out], ["function": .string("identity")])
             }
             outputs.append(out)
         }
-        for (op, entry) in sub.unsupported { unsupported[op, default: (0, entry.1)].0 += entry.0 }
-        loweredOps += sub.loweredOps
         library.merge(sub.library) { a, _ in a }
         var lowered = sub.b.finish(outputs: outputs)
-        let prefix = "\(fn.name)#\(library.count + 1)/"
+        let prefix = "\(what)#\(library.count + 1)/"
         lowered.prefixConstants(prefix)
         b.adopt(weights: lowered.weights)
         return lowered.graph
