@@ -58,15 +58,20 @@ public enum KerasReader {
     /// A Keras 3 `.keras` zip archive (`config.json`, `metadata.json`, `model.weights.h5`). Members are
     /// looked up by exact name and extracted to memory or to a file Skiff names itself, so archive paths
     /// never reach the file system; sizes are capped.
-    public static func readArchive(path: String) throws -> Result {
+    /// `scratch` names the file the weights are extracted to (default: a new name in `$TMPDIR`).
+    public static func readArchive(path: String, scratch: String? = nil) throws -> Result {
         let members = try archiveMembers(path: path)
-        let tmp = NSTemporaryDirectory() + "/skiff-\(UUID().uuidString).weights.h5"
+        let tmp = scratch ?? NSTemporaryDirectory() + "/skiff-\(UUID().uuidString).weights.h5"
         TemporaryFiles.register(tmp)
         defer {
             try? FileManager.default.removeItem(atPath: tmp)
             TemporaryFiles.unregister(tmp)
         }
-        try AtomicFile.write(Array(members.weights), to: tmp)
+        // A scratch file only this process reads (removed on every exit path and by the signal handler), so a
+        // plain write: an atomic one's own temporary name would be one more file a kill could leave behind.
+        guard FileManager.default.createFile(atPath: tmp, contents: members.weights, attributes: [.posixPermissions: 0o600]) else {
+            throw FormatsError(.io, "cannot write the extracted weights to \(tmp)", file: path)
+        }
         let h5 = try HDF5File(path: tmp)
         return try lower(configText: String(decoding: members.config, as: UTF8.self), weights: nil,
                          kerasVersion: members.metadata?["keras_version"]?.string ?? "3", backend: nil, source: path, format: "keras-v3", useV3Weights: h5)

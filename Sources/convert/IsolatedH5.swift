@@ -24,9 +24,12 @@ enum IsolatedH5 {
     static func read(model: String?, weights: String?, config: String?, keras: String? = nil) throws -> KerasReader.Result {
         let source = keras ?? model ?? weights ?? ""
         let out = NSTemporaryDirectory() + "/skiff-\(UUID().uuidString).h5read.skiff"
-        for p in [out, out + ".error"] { TemporaryFiles.register(p) }
+        // The child extracts a .keras archive's weights to `scratch`, a name this process knows: if it is killed
+        // mid-way (SIGTERM to `convert`), the cleanup handler here removes the file the child was writing.
+        let scratch = out + ".weights.h5"
+        for p in [out, out + ".error", scratch] { TemporaryFiles.register(p) }
         defer {
-            for p in [out, out + ".error"] {
+            for p in [out, out + ".error", scratch] {
                 unlink(p)
                 TemporaryFiles.unregister(p)
             }
@@ -34,7 +37,7 @@ enum IsolatedH5 {
         let size = (try? FileManager.default.attributesOfItem(atPath: source)[.size] as? Int) ?? 0
         let memory = (4 << 30) + 8 * size
         var arguments = ["_read-h5", "--out", out, "--memory-limit", String(memory)]
-        if let keras { arguments += ["--keras", keras] } else if let model { arguments += ["--model", model] } else { arguments += ["--weights", weights ?? "", "--config", config ?? ""] }
+        if let keras { arguments += ["--keras", keras, "--scratch", scratch] } else if let model { arguments += ["--model", model] } else { arguments += ["--weights", weights ?? "", "--config", config ?? ""] }
 
         let child = Process()
         child.executableURL = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
@@ -105,6 +108,7 @@ extension Skiff {
         @Option var keras: String?
         @Option var weights: String?
         @Option var config: String?
+        @Option var scratch: String?
         @Option var out: String
         @Option var memoryLimit: Int
 
@@ -115,7 +119,7 @@ extension Skiff {
             signal(SIGINT, SIG_DFL)
             signal(SIGTERM, SIG_DFL)
             do {
-                let result = if let keras { try KerasReader.readArchive(path: keras) } else if let model { try KerasReader.readH5(path: model) } else { try KerasReader.readH5(weights: weights ?? "", config: config ?? "") }
+                let result = if let keras { try KerasReader.readArchive(path: keras, scratch: scratch) } else if let model { try KerasReader.readH5(path: model) } else { try KerasReader.readH5(weights: weights ?? "", config: config ?? "") }
                 try IsolatedH5.save(result, to: out)
             } catch let e as FormatsError {
                 try IsolatedH5.saveError(e, to: out)

@@ -1,5 +1,6 @@
 import Testing
 import Engine
+import EngineBLAS
 import Formats
 import Importers
 import TestSupport
@@ -39,7 +40,8 @@ import TestSupport
 
 @Suite struct LinkedLibraryTests {
     @Test func sgemmMultipliesRowMajorMatrices() {
-        // [1 2 3; 4 5 6] · [1 0; 0 1; 1 1] = [4 5; 10 11]
+        // [1 2 3; 4 5 6] · [1 0; 0 1; 1 1] = [4 5; 10 11], through OpenBLAS as `skiff` installs it at start.
+        OpenBLAS.install()
         let a: [Float] = [1, 2, 3, 4, 5, 6], b: [Float] = [1, 0, 0, 1, 1, 1]
         var c = [Float](repeating: 0, count: 4)
         a.withUnsafeBufferPointer { a in b.withUnsafeBufferPointer { b in c.withUnsafeMutableBufferPointer { c in
