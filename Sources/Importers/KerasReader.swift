@@ -67,10 +67,19 @@ public enum KerasReader {
             try? FileManager.default.removeItem(atPath: tmp)
             TemporaryFiles.unregister(tmp)
         }
-        // A scratch file only this process reads (removed on every exit path and by the signal handler), so a
-        // plain write: an atomic one's own temporary name would be one more file a kill could leave behind.
-        guard FileManager.default.createFile(atPath: tmp, contents: members.weights, attributes: [.posixPermissions: 0o600]) else {
-            throw FormatsError(.io, "cannot write the extracted weights to \(tmp)", file: path)
+        // A scratch file only this process reads (removed on every exit path and by the signal handler): written in
+        // place with POSIX calls, as an atomic write's own temporary name would be one more file a kill could leave.
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        guard fd >= 0 else { throw FormatsError(.io, "cannot create \(tmp) for the extracted weights (errno \(errno))", file: path) }
+        defer { close(fd) }
+        try members.weights.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+            var done = 0
+            while done < raw.count {
+                let n = write(fd, raw.baseAddress! + done, raw.count - done)
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { throw FormatsError(.io, "cannot write the extracted weights to \(tmp) (errno \(errno))", file: path) }
+                done += n
+            }
         }
         let h5 = try HDF5File(path: tmp)
         return try lower(configText: String(decoding: members.config, as: UTF8.self), weights: nil,
