@@ -72,9 +72,9 @@ extension Lowering {
 
         // Values entering the loop, evaluated outside it.
         let loopName = String((scope + "/" + Self.nodeName(mg.name)).split(separator: "/").suffix(3).joined(separator: "/"))
-        var carried: [String] = []
+        var entering: [Value] = []
         for v in variables {
-            carried.append(try ir(try value(ref: v.enter.inputs[0], scope: scope, nodes: nodes, args: args, inputs: inputs, function: function), "\(v.enter.name)"))
+            entering.append(try value(ref: v.enter.inputs[0], scope: scope, nodes: nodes, args: args, inputs: inputs, function: function))
         }
         var invariantSeeds: [String: Value] = [:]
         var carriedInvariants: [TFNode] = []
@@ -82,10 +82,27 @@ extension Lowering {
             guard let r = e.inputs.first(where: { !$0.hasPrefix("^") }) else { throw malformed("Enter '\(e.name)' has no input") }
             let v = try value(ref: r, scope: scope, nodes: nodes, args: args, inputs: inputs, function: function)
             if case .const = v { invariantSeeds[e.name] = v; continue }
-            carried.append(try ir(v, e.name))
+            entering.append(v)
             carriedInvariants.append(e)
         }
         let loopCount = variables.count
+        if entering.contains(where: { if case .list = $0 { true } else { false } }) {
+            // Lists (TensorArray flows) reserved with an unknown element shape: the body's first write fixes it.
+            let types = entering.map { v -> ValueInfo? in if case .ir(let name) = v { b.type(of: name) } else { nil } }
+            probeListTypes { probe in
+                func bound(_ k: Int) -> Value {
+                    if case .list = entering[k] { return entering[k] }
+                    if let t = types[k] { return .ir(probe.b.input("arg\(k)", t.dtype, t.shape)) }
+                    return entering[k]
+                }
+                for (k, v) in variables.enumerated() { probe.memo["/" + v.switch.name] = [.none, bound(k)] }
+                for (k, e) in carriedInvariants.enumerated() { probe.memo["/" + e.name] = [bound(loopCount + k)] }
+                for (name, v) in invariantSeeds { probe.memo["/" + name] = [v] }
+                for v in variables { _ = try? probe.value(ref: v.next.inputs[0], scope: "", nodes: nodes, args: [:], inputs: [:], function: nil) }
+            }
+            entering = try materialisePendingLists(entering, at: exit)
+        }
+        let carried = try entering.enumerated().map { k, v in try ir(v, k < loopCount ? variables[k].enter.name : carriedInvariants[k - loopCount].name) }
 
         /// Lowers the condition or the body for carried values of `types`.
         func part(_ lowering: inout Lowering, body: Bool, types: [ValueInfo]) throws -> ModelGraph {

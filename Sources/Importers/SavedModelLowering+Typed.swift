@@ -13,7 +13,7 @@ extension Lowering {
         "BitwiseAnd", "BitwiseOr", "BitwiseXor", "Bitcast", "Range", "Fill", "Tile", "BroadcastTo", "Unpack", "Split", "SplitV",
         "ReverseV2", "Cumsum", "OneHot", "Size", "FloorDiv", "FloorMod", "Abs",
         "NonMaxSuppressionV2", "NonMaxSuppressionV3", "NonMaxSuppressionV4", "NonMaxSuppressionV5", "CombinedNonMaxSuppression",
-        "CropAndResize", "While", "StatelessWhile", "If", "StatelessIf",
+        "CropAndResize", "While", "StatelessWhile", "If", "StatelessIf", "Case", "StatelessCase",
     ]
 
     /// Lowers `n` if it is one of the ops above (or a typed form of a format 1 op: Cast, Pack, ExpandDims,
@@ -124,7 +124,20 @@ extension Lowering {
         case "While", "StatelessWhile":
             guard case .fn(let condName)? = n.attrs["cond"], case .fn(let bodyName)? = n.attrs["body"],
                   let cond = model.functions[condName], let body = model.functions[bodyName] else { throw fail("\(n.op) '\(n.name)' names an unknown function") }
-            let carried = try ins.indices.map { try x($0) }
+            var ins = ins
+            if ins.contains(where: { if case .list = $0 { true } else { false } }) {
+                // Lists reserved with an unknown element shape: the body's first write fixes it.
+                let types = ins.map { v -> ValueInfo? in if case .ir(let name) = v { b.type(of: name) } else { nil } }
+                probeListTypes { probe in
+                    var bound: [String: Value] = [:]
+                    for (k, arg) in body.inputArgs.enumerated() where k < ins.count {
+                        if case .list = ins[k] { bound[arg] = ins[k] } else if let t = types[k] { bound[arg] = .ir(probe.b.input(arg, t.dtype, t.shape)) } else { bound[arg] = ins[k] }
+                    }
+                    for arg in body.outputArgs { if let r = body.ret[arg] { _ = try? probe.value(ref: r, scope: "", nodes: body.nodes, args: bound, inputs: [:], function: body) } }
+                }
+                ins = try materialisePendingLists(ins, at: n)
+            }
+            let carried = try ins.indices.map { try ir(ins[$0], name + "/in\($0)") }
             var types = carried.map { b.type(of: $0)! }
             // Lower the body with the entry types; where it changes a shape, make those dimensions run-time and lower again.
             var bodyGraph = try function(body, types, scope: name)
@@ -144,9 +157,50 @@ extension Lowering {
             let types = args.map { b.type(of: $0)! }
             let t = register(thenName, try function(thenFn, types, scope: name)), e = register(elseName, try function(elseFn, types, scope: name))
             return try many(.if, [try x(0)] + args, ["then_branch": .string(t), "else_branch": .string(e)], thenFn.outputArgs.count)
+        case "Case", "StatelessCase":
+            return try lowerCase(n, try index(try x(0), name), try ins.indices.dropFirst().map { try x($0) }, name)
         default:
             return nil
         }
+    }
+
+    /// `Case(branch_index, args…)` as a chain of `if`s: level j runs branch j when the index is j, else level j+1;
+    /// the last level is the last branch, which TensorFlow also runs for an index out of range. Every function of
+    /// the chain takes the index first (branches ignore it).
+    mutating func lowerCase(_ n: TFNode, _ index: String, _ args: [String], _ name: String) throws -> [Value] {
+        guard case .fns(let names)? = n.attrs["branches"], !names.isEmpty else { throw fail("\(n.op) '\(n.name)' has no branches") }
+        let branches = try names.map { f in
+            guard let fn = model.functions[f] else { throw fail("\(n.op) '\(n.name)' names an unknown function \(f)") }
+            guard fn.inputArgs.count == args.count else { throw fail("\(n.op) '\(n.name)' branch \(f) takes \(fn.inputArgs.count) arguments, not \(args.count)") }
+            return fn
+        }
+        let types = [ValueInfo("branch_index", .int32, [])] + args.map { b.type(of: $0)! }
+        var lowered: [String] = []
+        for fn in branches {
+            let g = try subgraph(fn.name, types: types, argNames: ["branch_index"] + fn.inputArgs) { sub, argNames in
+                let bound = Dictionary(uniqueKeysWithValues: zip(fn.inputArgs, argNames.dropFirst().map { Value.ir($0) }))
+                return try fn.outputArgs.map { arg in
+                    guard let r = fn.ret[arg] else { throw sub.fail("function \(fn.name) does not return '\(arg)'") }
+                    return try sub.value(ref: r, scope: "", nodes: fn.nodes, args: bound, inputs: [:], function: fn)
+                }
+            }
+            lowered.append(register(fn.name + "/case_branch", g))
+        }
+        let count = branches[0].outputArgs.count
+        var rest = lowered[lowered.count - 1]
+        for j in stride(from: branches.count - 2, through: 1, by: -1) {
+            let then = lowered[j], otherwise = rest
+            let g = try subgraph("\(name)/level\(j)", types: types) { sub, argNames in
+                let pred = try sub.b.add(.compare, "is\(j)", [argNames[0], sub.b.constant("case\(j)", dtype: .int32, shape: [], integers: [Int64(j)])],
+                                         ["function": .string("equal")])
+                return try sub.b.add(.if, "case\(j)", [pred] + argNames, ["then_branch": .string(then), "else_branch": .string(otherwise)],
+                                     outputs: count, library: sub.library).map { .ir($0) }
+            }
+            rest = register("\(name)/level\(j)", g)
+        }
+        let pred = try b.add(.compare, name + "/is0", [index, b.constant(name + "/case0", dtype: .int32, shape: [], integers: [0])], ["function": .string("equal")])
+        return try b.add(.if, name, [pred, index] + args, ["then_branch": .string(lowered[0]), "else_branch": .string(branches.count == 1 ? lowered[0] : rest)],
+                         outputs: count, library: library).map { .ir($0) }
     }
 
     /// Adds a lowered function to the library under its TensorFlow name (or that name with a suffix when the
@@ -184,6 +238,7 @@ extension Lowering {
         sub.resources = resources
         sub.library = library
         sub.callDepth = callDepth + 1
+        sub.tracesImages = tracesImages
         let names = argNames ?? types.indices.map { "arg\($0)" }
         let args = zip(names, types).map { sub.b.input($0, $1.dtype, $1.shape) }
         let values = try build(&sub, args)

@@ -2,7 +2,7 @@ import Foundation
 import Formats
 
 struct Lowering {
-    enum Value { case ir(String), const(TFTensor), resource(String), image(ImageTrace), none }
+    enum Value { case ir(String), const(TFTensor), resource(String), image(ImageTrace), list(PendingList), none }
 
     let model: TFModel
     let file: String
@@ -21,6 +21,11 @@ struct Lowering {
     var imageBase64 = false
     /// Functions lowered for `While`/`If` nodes (format 2.0's function library).
     var library: [String: ModelGraph] = [:]
+    /// Whether the signature takes encoded images (strings): then a float list reserved for `tf.map_fn` is the
+    /// decoded-image batch the image input replaces (SavedModelImageSignature), not a list of tensors.
+    var tracesImages = false
+    /// Element types of lists reserved with an unknown element shape, by reserving node, as loop bodies write them.
+    var discoveredLists: [String: ValueInfo] = [:]
 
     init(model: TFModel, file: String) {
         self.model = model
@@ -62,6 +67,7 @@ struct Lowering {
         for input in sig.inputs {
             let node = String(input.tensor.split(separator: ":")[0])
             if input.dtype == 7 {  // DT_STRING: encoded images, followed by `trace` until they reach the model
+                tracesImages = true
                 inputNames[node] = .image(ImageTrace(stage: .strings, input: input.key, inputShape: input.shape ?? [-1]))
                 continue
             }
@@ -190,6 +196,24 @@ struct Lowering {
 
     func float(_ t: TFTensor) -> [Float] { t.values.map(Float.init) }
 
+    /// The IR computing a run-time shape value (int32).
+    mutating func build(_ r: RunTimeShape, _ hint: String) throws -> String {
+        switch r {
+        case .shape(let x):
+            return try b.add(.shape, hint + "/shape", [x], ["out_type": .string("int32")])
+        case .pick(let base, let indices, let scalar):
+            let v = try build(base, hint)
+            let at = scalar ? b.constant(hint + "/at", dtype: .int32, shape: [], integers: [Int64(indices.first ?? 0)])
+                            : b.constant(hint + "/at", dtype: .int32, shape: [indices.count], integers: indices.map(Int64.init))
+            return try b.add(.gather, hint + "/pick", [v, at], ["axis": .int(0), "batch_dims": .int(0)])
+        case .pack(let parts, let known):
+            let scalars = try zip(parts, known).enumerated().map { k, p in
+                try p.0.map { try build($0, hint + "/\(k)") } ?? b.constant(hint + "/known\(k)", dtype: .int32, shape: [], integers: [Int64(try whole(p.1))])
+            }
+            return try b.add(.stack, hint + "/pack", scalars, ["axis": .int(0)])
+        }
+    }
+
     /// TF ops lowered (or folded) here; the structural ones (calls, variables, Identity, Const, NoOp) are handled first.
     static let supported: Set<String> = ["Conv2D", "MatMul", "BiasAdd", "AddV2", "Add", "Sub", "Mul", "RealDiv", "Maximum", "Minimum",
                                          "Relu", "Relu6", "Sigmoid", "Tanh", "Elu", "Selu", "Softplus", "Exp", "Log", "Sqrt", "Rsqrt", "Square", "Neg",
@@ -202,13 +226,18 @@ struct Lowering {
         switch v {
         case .ir(let n): return n
         case .const(let t):
-            guard !t.symbolic else { throw fail("'\(hint)' needs as a tensor a shape holding a dimension known only at run time") }
+            if t.symbolic {
+                guard let r = t.runTime else { throw fail("'\(hint)' needs as a tensor a shape holding a dimension known only at run time") }
+                let v = try build(r, hint)
+                return t.dtype == 9 ? try b.add(.cast, hint + "/int64", [v], ["to": .string("int64")]) : v
+            }
             if let d = Self.dtype(t.dtype), d != .float32 {
                 return b.constant(hint, dtype: d, shape: t.shape, integers: try t.values.map { d == .bool ? ($0 != 0 ? 1 : 0) : Int64(try whole($0)) })
             }
             return b.constant(hint, shape: t.shape, values: float(t))
         case .resource: throw fail("'\(hint)' needs a tensor, not a variable handle")
         case .image(let t): throw fail("'\(hint)' uses the image signature input '\(t.input)' at step \(t.stage.rawValue)")
+        case .list(let p): throw fail("'\(hint)' uses the list reserved by '\(p.node)' before anything written into it fixes its element shape")
         case .none: throw fail("'\(hint)' depends on an op Skiff cannot convert")
         }
     }
@@ -242,7 +271,7 @@ struct Lowering {
         case "IdentityN": return ins
         case "Switch", "RefSwitch": return [ins.first ?? .none, ins.first ?? .none]  // a TF1 tf.cond's; its Merge selects
         case "NoOp": return []
-        case "TensorListReserve" where n.attrs["element_dtype"].map({ if case .type(1) = $0 { true } else { false } }) ?? false:
+        case "TensorListReserve" where tracesImages && n.attrs["element_dtype"].map({ if case .type(1) = $0 { true } else { false } }) ?? false:
             return [.image(ImageTrace(stage: .reservedList))]  // map_fn's output list, filled by a traced loop body
         case "Const":
             guard case .tensor(let t)? = n.attrs["value"] else { throw fail("Const '\(n.name)' has no value") }
@@ -253,7 +282,7 @@ struct Lowering {
             if let traced = try trace(n, ins, scope: scope) { return traced }
             for i in ins.indices { if case .image(let t) = ins[i] { ins[i] = .ir(try materialise(t, at: n)) } }
         }
-        guard Self.supported.contains(n.op) || Self.typedSupported.contains(n.op) else {
+        guard Self.supported.contains(n.op) || Self.typedSupported.contains(n.op) || Self.listOps.contains(n.op) else {
             unsupported[n.op, default: (0, n.name)].0 += 1
             return Array(repeating: .none, count: 6)
         }
@@ -264,12 +293,14 @@ struct Lowering {
         if n.op == "Shape", case .ir(let x)? = ins.first {
             let dims = b.shape(of: x).map { $0.fixedValue ?? -1 }
             guard dims.filter({ $0 < 0 }).count <= 1 else { throw fail("Shape '\(n.name)' has more than one dynamic dimension") }
-            return [.const(TFTensor(dtype: 3, shape: [dims.count], values: dims.map(Double.init), symbolic: dims.contains(-1)))]
+            return [.const(TFTensor(dtype: 3, shape: [dims.count], values: dims.map(Double.init), symbolic: dims.contains(-1),
+                                    runTime: dims.contains(-1) ? .shape(of: x) : nil))]
         }
         // Constant folding for arithmetic on constants (BatchNormalization's scale/shift, shapes).
         if allConst, let r = try fold(n, ins.compactMap { if case .const(let t) = $0 { t } else { nil } }) { return [.const(r)] }
         let name = String((scope + "/" + n.name).split(separator: "/").suffix(3).joined(separator: "/"))
         if let typed = try lowerTyped(n, ins, name) { return typed }
+        if let list = try lowerList(n, ins, name) { return list }
         switch n.op {
         case "Conv2D":
             let strides = try nhwc(n, "strides"), dil = try nhwc(n, "dilations")
@@ -495,12 +526,18 @@ struct Lowering {
             guard begin <= end, end <= count else { return TFTensor(dtype: c[0].dtype, shape: [0], values: []) }
             let v = Array(c[0].values[begin..<end])
             let shrink = (n.attrs["shrink_axis_mask"]?.int ?? 0) & 1 != 0
-            return TFTensor(dtype: c[0].dtype, shape: shrink ? [] : [v.count], values: v, symbolic: v.contains(-1) && c[0].symbolic)
+            let symbolic = v.contains(-1) && c[0].symbolic
+            return TFTensor(dtype: c[0].dtype, shape: shrink ? [] : [v.count], values: v, symbolic: symbolic,
+                            runTime: symbolic ? c[0].runTime.map { .pick($0, Array(begin..<end), scalar: shrink) } : nil)
         case "Pack":
             guard c.allSatisfy({ $0.shape.isEmpty }) else { throw fail("Pack '\(n.name)' is only folded on scalars") }
-            return TFTensor(dtype: c.first?.dtype ?? 3, shape: [c.count], values: c.map { $0.values.first ?? 0 }, symbolic: c.contains { $0.symbolic })
+            let symbolic = c.contains { $0.symbolic }
+            return TFTensor(dtype: c.first?.dtype ?? 3, shape: [c.count], values: c.map { $0.values.first ?? 0 }, symbolic: symbolic,
+                            runTime: symbolic && c.allSatisfy({ !$0.symbolic || $0.runTime != nil }) ? .pack(c.map { $0.symbolic ? $0.runTime : nil }, known: c.map { $0.values.first ?? 0 }) : nil)
         default:
             if c.contains(where: \.symbolic), n.op != "Reshape" {
+                // Computed while running when every run-time part is known (the op is then lowered, not folded).
+                if c.allSatisfy({ !$0.symbolic || $0.runTime != nil }) { return nil }
                 throw fail("\(n.op) '\(n.name)' computes with a dimension known only at run time (the batch size)")
             }
         }

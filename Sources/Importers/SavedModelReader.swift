@@ -23,7 +23,7 @@ public enum SavedModelReader {
 // MARK: a Swift mirror of the parts of the protos the lowering needs
 
 indirect enum TFAttr {
-    case s(String), i(Int), f(Double), b(Bool), type(Int), shape([Int]?), tensor(TFTensor), ints([Int]), floats([Double]), types([Int]), fn(String), other
+    case s(String), i(Int), f(Double), b(Bool), type(Int), shape([Int]?), tensor(TFTensor), ints([Int]), floats([Double]), types([Int]), fn(String), fns([String]), other
     var int: Int? { if case .i(let v) = self { v } else { nil } }
     var string: String? { if case .s(let v) = self { v } else { nil } }
     var ints: [Int]? { if case .ints(let v) = self { v } else { nil } }
@@ -38,6 +38,17 @@ struct TFTensor {
     /// Holds -1 for a dimension known only at run time (from `Shape` of the batch axis): usable as a reshape
     /// target, never in arithmetic.
     var symbolic = false
+    /// For a symbolic shape value: how to compute it while running, when an op needs it as a tensor.
+    var runTime: RunTimeShape? = nil
+}
+
+/// A shape value (or part of one) known only while running: `Shape` of a value, elements picked from one, or
+/// scalars packed with known numbers. Built into IR only when something needs it as a tensor, so a reshape to
+/// `[batch, -1]` stays a reshape.
+indirect enum RunTimeShape: Sendable {
+    case shape(of: String)
+    case pick(RunTimeShape, [Int], scalar: Bool)
+    case pack([RunTimeShape?], known: [Double])
 }
 
 struct TFNode {
@@ -142,6 +153,7 @@ struct TFModel {
                 if l.n_i > 0 { return .ints((0..<Int(l.n_i)).map { Int(l.i[$0]) }) }
                 if l.n_f > 0 { return .floats((0..<Int(l.n_f)).map { Double(l.f[$0]) }) }
                 if l.n_type > 0 { return .types((0..<Int(l.n_type)).map { Int(l.type[$0].rawValue) }) }
+                if l.n_func > 0 { return .fns((0..<Int(l.n_func)).map { str(l.func[$0]!.pointee.name) }) }
                 return .ints([])
             default: return .other
             }

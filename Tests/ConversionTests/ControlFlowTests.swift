@@ -44,6 +44,27 @@ import TestSupport
         try Self.check(name, in: Self.tf1Directory)
     }
 
+    /// fixtures/list_ops (fixtures/make_list_fixtures.py): tf.map_fn, tf.TensorArray and tf.switch_case from
+    /// tf.function (TensorList*, StatelessCase) and from TF1 graph mode (TensorArrayV3 in while_loop frames).
+    static let listDirectory = packageRoot + "/fixtures/list_ops"
+
+    @Test(arguments: ["map_fn_static", "map_fn_dynamic", "map_fn_int", "tensor_array_loop", "tensor_array_read", "switch_case", "switch_case_0",
+                      "tf1_map_fn", "tf1_tensor_array"])
+    func listsAndCaseConvertAndMatchTensorFlow(_ name: String) throws {
+        try Self.check(name, in: Self.listDirectory)
+    }
+
+    @Test func everySwitchCaseBranchAndAnOutOfRangeIndexRunAsTensorFlowDefines() throws {
+        let (model, _) = try Self.load("switch_case", from: Self.listDirectory)
+        let x = TypedTensor(shape: [3], floats: [0.5, -1.5, 2])
+        var outs: [Int: [Double]] = [:]
+        for branch in [0, 1, 2, 7, -1] {
+            outs[branch] = try model.run(typed: ["branch": TypedTensor(shape: [], int32: [Int32(branch)]), "x": x])["y"]!.doubles
+        }
+        #expect(outs[0] != outs[1] && outs[1] != outs[2], "\(outs)")
+        #expect(outs[7] == outs[2] && outs[-1] == outs[2], "an index out of range runs the last branch: \(outs)")
+    }
+
     @Test func tf1LoopsBecomeWhileNodes() throws {
         let (_, file) = try Self.load("nested_loops", from: Self.tf1Directory)
         let graph = file.manifest.graph
