@@ -49,7 +49,7 @@ import TestSupport
     static let listDirectory = packageRoot + "/fixtures/list_ops"
 
     @Test(arguments: ["map_fn_static", "map_fn_dynamic", "map_fn_int", "tensor_array_loop", "tensor_array_read", "switch_case", "switch_case_0",
-                      "tf1_map_fn", "tf1_tensor_array"])
+                      "map_fn_images", "tf1_map_fn", "tf1_tensor_array"])
     func listsAndCaseConvertAndMatchTensorFlow(_ name: String) throws {
         try Self.check(name, in: Self.listDirectory)
     }
