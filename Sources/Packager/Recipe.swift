@@ -149,10 +149,35 @@ public struct Recipe: Codable, Sendable, Equatable {
         return try parse(text, path: "built-in " + file, builtin: true)
     }
 
+    /// Yams' `load` traps on a mapping key that is not plain text (`? {a: 1}: x`), and aliases can expand a small
+    /// file into a huge tree, so the composed document is checked first: scalar keys, at most 64 levels, at most
+    /// 100,000 nodes counting every alias expansion.
+    static func checkTree(_ root: Yams.Node, path: String) throws {
+        var budget = 100_000
+        func walk(_ node: Yams.Node, _ depth: Int) throws {
+            budget -= 1
+            guard budget >= 0 else { throw FormatsError(.manifestInvalid, "expands to more than 100000 YAML values (through aliases?); a recipe is a small mapping", file: path) }
+            guard depth <= 64 else { throw FormatsError(.manifestInvalid, "nests deeper than 64 levels; a recipe is a small mapping", file: path) }
+            switch node {
+            case .scalar, .alias: return
+            case .sequence(let items): for item in items { try walk(item, depth + 1) }
+            case .mapping(let pairs):
+                for (key, value) in pairs {
+                    guard case .scalar = key else { throw FormatsError(.manifestInvalid, "a mapping key must be plain text (found a \(key.sequence != nil ? "list" : "mapping") used as a key)", file: path) }
+                    try walk(value, depth + 1)
+                }
+            }
+        }
+        try walk(root, 0)
+    }
+
     /// Parses and checks recipe text; `path` names it in errors (and anchors relative label files unless `builtin`).
     static func parse(_ text: String, path: String, builtin: Bool = false) throws -> Recipe {
         let tree: Any?
-        do { tree = try Yams.load(yaml: text) } catch {
+        do {
+            if let node = try Yams.compose(yaml: text) { try checkTree(node, path: path) }
+            tree = try Yams.load(yaml: text)
+        } catch let e as FormatsError { throw e } catch {
             throw FormatsError(.manifestInvalid, "is not valid YAML: \(String(describing: error).split(separator: "\n").first ?? "")", file: path)
         }
         guard let top = tree as? [String: Any] else { throw FormatsError(.manifestInvalid, "a recipe must be a YAML mapping (name:, source:, convert:, deploy:)", file: path) }

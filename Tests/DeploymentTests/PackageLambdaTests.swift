@@ -53,6 +53,12 @@ import Yams
         ("name: [x\n", "YAML"),
         ("- a\n- b\n", "mapping"),
         ("name: 'bad name'\nsource: {format: h5}\n", "name"),
+        // Found by FuzzRecipe: a mapping used as a key trapped inside Yams' load.
+        ("name: x\ndeploy:\n  timeout: 3\n? top_k: 5\n: y\n", "mapping key must be plain text"),
+        ("? [a, b]\n: x\n", "mapping key must be plain text"),
+        // Aliases expanding a few lines into 10^8 values; nesting past 64 levels.
+        ("a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n", "more than 100000"),
+        ("name: " + String(repeating: "[", count: 80) + String(repeating: "]", count: 80) + "\n", "deeper than 64"),
     ])
     func badRecipesAreRefusedNamingTheField(yaml: String, expected: String) throws {
         let dir = try temporaryDirectory()
