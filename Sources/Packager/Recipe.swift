@@ -173,14 +173,13 @@ public struct Recipe: Codable, Sendable, Equatable {
 
     /// Parses and checks recipe text; `path` names it in errors (and anchors relative label files unless `builtin`).
     static func parse(_ text: String, path: String, builtin: Bool = false) throws -> Recipe {
-        let tree: Any?
-        do {
-            if let node = try Yams.compose(yaml: text) { try checkTree(node, path: path) }
-            tree = try Yams.load(yaml: text)
-        } catch let e as FormatsError { throw e } catch {
+        // Parsed once: the node is checked, then both read as plain values (key checks) and decoded.
+        let node: Yams.Node?
+        do { node = try Yams.compose(yaml: text) } catch {
             throw FormatsError(.manifestInvalid, "is not valid YAML: \(String(describing: error).split(separator: "\n").first ?? "")", file: path)
         }
-        guard let top = tree as? [String: Any] else { throw FormatsError(.manifestInvalid, "a recipe must be a YAML mapping (name:, source:, convert:, deploy:)", file: path) }
+        if let node { try checkTree(node, path: path) }
+        guard let node, let top = node.any as? [String: Any] else { throw FormatsError(.manifestInvalid, "a recipe must be a YAML mapping (name:, source:, convert:, deploy:)", file: path) }
         for (section, allowed) in allowedKeys {
             let table = section.isEmpty ? top : top[section] as? [String: Any]
             if !section.isEmpty, let v = top[section], !(v is [String: Any]) {
@@ -192,7 +191,7 @@ public struct Recipe: Codable, Sendable, Equatable {
             }
         }
         var recipe: Recipe
-        do { recipe = try YAMLDecoder().decode(Recipe.self, from: text) } catch let DecodingError.keyNotFound(key, ctx) {
+        do { recipe = try YAMLDecoder().decode(Recipe.self, from: node) } catch let DecodingError.keyNotFound(key, ctx) {
             throw FormatsError(.manifestInvalid, "missing field '\((ctx.codingPath.map(\.stringValue) + [key.stringValue]).joined(separator: "."))'", file: path)
         } catch let DecodingError.typeMismatch(type, ctx) {
             throw FormatsError(.manifestInvalid, "field '\(ctx.codingPath.map(\.stringValue).joined(separator: "."))' must be \(type == Int.self ? "an integer" : "text")", file: path)
