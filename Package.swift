@@ -15,6 +15,9 @@ import PackageDescription
 let runtimeStaticLibraries = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path + "/Sources/SkiffRuntime/StaticLibraries"
 let runtimeLinking: [LinkerSetting] = [
     .unsafeFlags(["-static-stdlib", "-L", runtimeStaticLibraries, "-Xlinker", "--gc-sections",
+                  // swiftc links executables with -export-dynamic, which makes every symbol of every module a root
+                  // that --gc-sections must keep; the runtime loads no plugins, so nothing needs exporting.
+                  "-Xlinker", "--no-export-dynamic",
                   // FoundationEssentials' own archives once more, as a group, after everything: the autolinked order
                   // can name them before the FoundationEssentials members that need them (gold reads archives once).
                   "-Xlinker", "--start-group", "-Xlinker", "-lFoundationEssentials", "-Xlinker", "-l_FoundationCollections",
