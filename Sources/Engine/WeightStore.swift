@@ -21,8 +21,11 @@ public final class WeightStore: @unchecked Sendable {
     /// - Throws: `FormatsError` on a checksum or decoding failure, naming the tensor.
     public init(file: SkiffFile) throws {
         let constants = file.manifest.graph.constants.filter { [.float32, .float16, .int8q].contains(file.entry($0.name)?.dtype) }
-        let loaded = try parallelMap(constants.count) { try Self.load(constants[$0], from: file) }
-        weights = Dictionary(zip(constants.map(\.name), loaded), uniquingKeysWith: { a, _ in a })
+        // Largest first: the scratch buffers are allocated at their final size, and the long tasks start early.
+        let order = constants.sorted { (file.entry($0.name)?.rawLength ?? 0) > (file.entry($1.name)?.rawLength ?? 0) }
+        let scratch = ScratchPool()
+        let loaded = try parallelMap(order.count) { try Self.load(order[$0], from: file, scratch: scratch) }
+        weights = Dictionary(zip(order.map(\.name), loaded), uniquingKeysWith: { a, _ in a })
         file.releaseResidentPages()
     }
 
@@ -37,9 +40,9 @@ public final class WeightStore: @unchecked Sendable {
 
     public subscript(name: String) -> Weight? { weights[name] }
 
-    private static func load(_ c: ValueInfo, from file: SkiffFile) throws -> Weight {
+    private static func load(_ c: ValueInfo, from file: SkiffFile, scratch: ScratchPool) throws -> Weight {
         guard let entry = file.entry(c.name) else { throw FormatsError(.missingTensor, "constant '\(c.name)' has no tensor", file: file.path) }
-        let raw = try file.tensorBytes(c.name)
+        let raw = try file.tensorBytes(c.name, scratch: scratch)
         switch entry.dtype {
         case .float32 where Int(bitPattern: raw.bytes.baseAddress) % MemoryLayout<Float>.alignment == 0:
             let p = raw.bytes.baseAddress.map { UnsafeBufferPointer(start: $0.assumingMemoryBound(to: Float.self), count: entry.elementCount) }

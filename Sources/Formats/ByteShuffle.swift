@@ -1,3 +1,5 @@
+import CSkiffKernels
+
 /// The byte-shuffle filter of `.skiff` encoding 2: byte k of element i moves to k·n + i, so the
 /// sign/exponent bytes of floats sit together and compress better.
 enum ByteShuffle {
@@ -11,7 +13,32 @@ enum ByteShuffle {
         }
     }
 
+    /// The inverse, by the vector kernel (`skiff_unshuffle`).
     static func unshuffle(_ src: UnsafeRawBufferPointer, elementSize s: Int, into dst: UnsafeMutableRawBufferPointer) {
+        _ = unshuffle(src, elementSize: s, into: dst, checksum: false)
+    }
+
+    /// Un-shuffles in blocks of 16 KiB of output and, when `checksum`, runs CRC-32C over each block while it is
+    /// still in cache (one pass over the weights at load instead of two). Returns the CRC-32C (0 without `checksum`).
+    static func unshuffle(_ src: UnsafeRawBufferPointer, elementSize s: Int, into dst: UnsafeMutableRawBufferPointer,
+                          checksum: Bool) -> UInt32 {
+        precondition(src.count == dst.count && src.count % s == 0)
+        let n = src.count / s
+        var crc = CRC32C()
+        guard n > 0, let from = src.baseAddress, let to = dst.baseAddress else { return checksum ? crc.value : 0 }
+        let block = max(16, 16384 / s)
+        var i = 0
+        while i < n {
+            let end = min(i + block, n)
+            skiff_unshuffle(from.assumingMemoryBound(to: UInt8.self), n, s, to.assumingMemoryBound(to: UInt8.self), i, end)
+            if checksum { crc.update(UnsafeRawBufferPointer(start: to + i * s, count: (end - i) * s)) }
+            i = end
+        }
+        return checksum ? crc.value : 0
+    }
+
+    /// The definition the vector kernel is tested against.
+    static func unshuffleDefinition(_ src: UnsafeRawBufferPointer, elementSize s: Int, into dst: UnsafeMutableRawBufferPointer) {
         precondition(src.count == dst.count && src.count % s == 0)
         let n = src.count / s
         guard n > 0 else { return }

@@ -113,3 +113,28 @@ public enum AtomicFile {
         ok = true
     }
 }
+
+/// Decode buffers lent to tensors loaded one after another (one buffer per concurrent task). A shuffled tensor's
+/// decompressed bytes live only until they are un-shuffled, so reusing the buffer spares fresh pages — a page
+/// fault and the kernel zeroing each page — for every tensor. Load the largest tensors first so each buffer is
+/// allocated once.
+public final class ScratchPool: @unchecked Sendable {
+    private var free: [OwnedBytes] = []
+    private let lock = PlainLock()
+
+    public init() {}
+
+    func withBuffer<R>(_ count: Int, _ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {
+        lock.lock()
+        var buffer = free.popLast()
+        lock.unlock()
+        if let b = buffer, b.mutableBytes.count < count { buffer = nil }
+        let b = buffer ?? OwnedBytes(count: count)
+        defer {
+            lock.lock()
+            free.append(b)
+            lock.unlock()
+        }
+        return try body(UnsafeMutableRawBufferPointer(rebasing: b.mutableBytes[0..<count]))
+    }
+}

@@ -53,13 +53,14 @@ public final class SkiffFile: Sendable {
     public var fileLength: Int { storage.bytes.count }
 
     /// The raw (decoded) little-endian bytes of a tensor, checksum-verified. `stored` tensors are views
-    /// of the mapping; compressed ones are decoded into a new aligned buffer on each call.
-    public func tensorBytes(_ name: String) throws -> TensorBytes {
+    /// of the mapping; compressed ones are decoded into a new aligned buffer on each call. A `scratch` pool
+    /// lends the buffer that shuffled tensors are decompressed into before they are un-shuffled.
+    public func tensorBytes(_ name: String, scratch: ScratchPool? = nil) throws -> TensorBytes {
         guard let i = index[name] else {
             throw FormatsError(.missingTensor, "no tensor named '\(name)' in the tensor table", file: path)
         }
         do {
-            return try decode(tensors[i])
+            return try decode(tensors[i], scratch: scratch ?? ScratchPool())
         } catch let e as FormatsError {
             throw e.inFile(path)
         }
@@ -86,7 +87,7 @@ public final class SkiffFile: Sendable {
         }
     }
 
-    private func decode(_ e: TensorEntry) throws -> TensorBytes {
+    private func decode(_ e: TensorEntry, scratch: ScratchPool) throws -> TensorBytes {
         let stored = UnsafeRawBufferPointer(rebasing: storage.bytes[e.offset..<(e.offset + e.storedLength)])
         let what = "tensor '\(e.name)'"
         switch e.encoding {
@@ -99,17 +100,21 @@ public final class SkiffFile: Sendable {
             try Self.checkCRC(out.bytes, e)
             return TensorBytes(storage: out, bytes: out.bytes)
         case .shuffleZstd:
-            let tmp = OwnedBytes(count: e.rawLength)
-            try Zstd.decompress(stored, into: tmp.mutableBytes, what: what)
             let out = OwnedBytes(count: e.rawLength)
-            ByteShuffle.unshuffle(tmp.bytes, elementSize: e.dtype.size!, into: out.mutableBytes)
-            try Self.checkCRC(out.bytes, e)
+            let crc = try scratch.withBuffer(e.rawLength) { tmp in
+                try Zstd.decompress(stored, into: tmp, what: what)
+                return ByteShuffle.unshuffle(UnsafeRawBufferPointer(tmp), elementSize: e.dtype.size!, into: out.mutableBytes, checksum: true)
+            }
+            try Self.checkCRC(crc, e)
             return TensorBytes(storage: out, bytes: out.bytes)
         }
     }
 
     private static func checkCRC(_ raw: UnsafeRawBufferPointer, _ e: TensorEntry) throws {
-        let crc = CRC32C.checksum(raw)
+        try checkCRC(CRC32C.checksum(raw), e)
+    }
+
+    private static func checkCRC(_ crc: UInt32, _ e: TensorEntry) throws {
         guard crc == e.rawCRC32C else {
             throw FormatsError(.tensorChecksum, "tensor '\(e.name)' checksum mismatch: computed CRC-32C \(Hex.u32(crc)), table says \(Hex.u32(e.rawCRC32C)) (the tensor data is corrupted)")
         }

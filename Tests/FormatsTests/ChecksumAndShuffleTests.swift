@@ -25,8 +25,10 @@ import TestSupport
 
     @Test func hardwareCRCAgreesWithTheTableDefinition() {
         var rng = SeededRandom(seed: 7)
-        let data = (0..<4099).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
-        for (start, length) in [(0, 0), (0, 1), (1, 7), (3, 8), (5, 9), (0, 64), (13, 1000), (0, 4099), (2, 4097)] {
+        let data = (0..<40_000).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        // Lengths from 3 × 4096 up take the hardware path's three interleaved streams (joined by the shift tables).
+        for (start, length) in [(0, 0), (0, 1), (1, 7), (3, 8), (5, 9), (0, 64), (13, 1000), (0, 4099), (2, 4097),
+                                (0, 12_287), (0, 12_288), (1, 12_289), (5, 24_593), (3, 36_863), (0, 40_000)] {
             let slice = Array(data[start..<(start + length)])
             var table = CRC32C()
             slice.withUnsafeBytes { table.updateSoftware($0) }
@@ -49,5 +51,21 @@ import TestSupport
         var back = [UInt8](repeating: 0, count: 8)
         out.withUnsafeBytes { src in back.withUnsafeMutableBytes { ByteShuffle.unshuffle(src, elementSize: 4, into: $0) } }
         #expect(back == raw)
+    }
+
+    /// The SSE2 kernel against the scalar definition: element sizes 1, 2, 4 and 8, counts around the 16-element
+    /// vector step and the 16 KiB block, random bytes; and the fused CRC against a separate pass.
+    @Test func vectorUnshuffleMatchesTheDefinition() {
+        var rng = SystemRandomNumberGenerator()
+        for s in [1, 2, 4, 8] {
+            for n in [1, 15, 16, 17, 33, 4095, 4096, 4097, 8192 + 7, 20000] {
+                let src = (0..<(n * s)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+                var want = [UInt8](repeating: 0, count: n * s), got = want
+                src.withUnsafeBytes { a in want.withUnsafeMutableBytes { ByteShuffle.unshuffleDefinition(a, elementSize: s, into: $0) } }
+                let crc = src.withUnsafeBytes { a in got.withUnsafeMutableBytes { ByteShuffle.unshuffle(a, elementSize: s, into: $0, checksum: true) } }
+                #expect(got == want, "element size \(s), \(n) elements")
+                #expect(crc == CRC32C.checksum(want), "element size \(s), \(n) elements")
+            }
+        }
     }
 }

@@ -35,6 +35,10 @@ int skiff_activate(float *p, size_t n, int kind);
 int skiff_has_crc32c_hw(void);
 unsigned int skiff_crc32c_hw(unsigned int state, const void *p, size_t n);
 
+/* The `.skiff` byte un-shuffle for elements [begin, end) of n elements of s bytes: dst[i·s + k] = src[k·n + i]
+   (vector instructions for s = 2 and 4). */
+void skiff_unshuffle(const unsigned char *src, size_t n, size_t s, unsigned char *dst, size_t begin, size_t end);
+
 /* The engine's worker pool (pool.c). skiff_pool_start makes threads − 1 workers (the caller is the other);
    skiff_pool_run calls fn(ctx, i) for i in [0, count) across the workers and the caller, returning when all
    are done (inline when the pool is busy or has no workers).
