@@ -23,8 +23,17 @@ public final class WeightStore: @unchecked Sendable {
         let constants = file.manifest.graph.constants.filter { [.float32, .float16, .int8q].contains(file.entry($0.name)?.dtype) }
         // Largest first: the scratch buffers are allocated at their final size, and the long tasks start early.
         let order = constants.sorted { (file.entry($0.name)?.rawLength ?? 0) > (file.entry($1.name)?.rawLength ?? 0) }
+        // Every compressed float32 tensor decodes into one arena (huge pages where the kernel offers them).
+        var offsets: [String: Int] = [:], total = 0
+        for c in order {
+            guard let e = file.entry(c.name), e.dtype == .float32, e.encoding != .stored, offsets[c.name] == nil else { continue }
+            offsets[c.name] = total
+            total += (e.rawLength + 63) & ~63
+        }
+        let arena = total > 0 ? DecodeArena(count: total) : nil
         let scratch = ScratchPool()
-        let loaded = try parallelMap(order.count) { try Self.load(order[$0], from: file, scratch: scratch) }
+        let places = order.map { c in arena.flatMap { a in offsets[c.name].map { (a, offset: $0) } } }
+        let loaded = try parallelMap(order.count) { i in try Self.load(order[i], from: file, scratch: scratch, into: places[i]) }
         weights = Dictionary(zip(order.map(\.name), loaded), uniquingKeysWith: { a, _ in a })
         file.releaseResidentPages()
     }
@@ -40,9 +49,9 @@ public final class WeightStore: @unchecked Sendable {
 
     public subscript(name: String) -> Weight? { weights[name] }
 
-    private static func load(_ c: ValueInfo, from file: SkiffFile, scratch: ScratchPool) throws -> Weight {
+    private static func load(_ c: ValueInfo, from file: SkiffFile, scratch: ScratchPool, into arena: (DecodeArena, offset: Int)?) throws -> Weight {
         guard let entry = file.entry(c.name) else { throw FormatsError(.missingTensor, "constant '\(c.name)' has no tensor", file: file.path) }
-        let raw = try file.tensorBytes(c.name, scratch: scratch)
+        let raw = try file.tensorBytes(c.name, scratch: scratch, into: arena)
         switch entry.dtype {
         case .float32 where Int(bitPattern: raw.bytes.baseAddress) % MemoryLayout<Float>.alignment == 0:
             let p = raw.bytes.baseAddress.map { UnsafeBufferPointer(start: $0.assumingMemoryBound(to: Float.self), count: entry.elementCount) }

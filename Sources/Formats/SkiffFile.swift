@@ -55,12 +55,14 @@ public final class SkiffFile: Sendable {
     /// The raw (decoded) little-endian bytes of a tensor, checksum-verified. `stored` tensors are views
     /// of the mapping; compressed ones are decoded into a new aligned buffer on each call. A `scratch` pool
     /// lends the buffer that shuffled tensors are decompressed into before they are un-shuffled.
-    public func tensorBytes(_ name: String, scratch: ScratchPool? = nil) throws -> TensorBytes {
+    /// `into` places a compressed tensor's decoded bytes in an arena at an offset (64-byte aligned, `rawLength`
+    /// bytes free) instead of a buffer of its own.
+    public func tensorBytes(_ name: String, scratch: ScratchPool? = nil, into arena: (DecodeArena, offset: Int)? = nil) throws -> TensorBytes {
         guard let i = index[name] else {
             throw FormatsError(.missingTensor, "no tensor named '\(name)' in the tensor table", file: path)
         }
         do {
-            return try decode(tensors[i], scratch: scratch ?? ScratchPool())
+            return try decode(tensors[i], scratch: scratch ?? ScratchPool(), into: arena)
         } catch let e as FormatsError {
             throw e.inFile(path)
         }
@@ -87,7 +89,12 @@ public final class SkiffFile: Sendable {
         }
     }
 
-    private func decode(_ e: TensorEntry, scratch: ScratchPool) throws -> TensorBytes {
+    private func decode(_ e: TensorEntry, scratch: ScratchPool, into arena: (DecodeArena, offset: Int)?) throws -> TensorBytes {
+        func destination() -> (any ByteStorage, UnsafeMutableRawBufferPointer) {
+            if let (a, offset) = arena { return (a, a.slice(offset, e.rawLength)) }
+            let b = OwnedBytes(count: e.rawLength)
+            return (b, b.mutableBytes)
+        }
         let stored = UnsafeRawBufferPointer(rebasing: storage.bytes[e.offset..<(e.offset + e.storedLength)])
         let what = "tensor '\(e.name)'"
         switch e.encoding {
@@ -95,18 +102,18 @@ public final class SkiffFile: Sendable {
             // Covered by the body checksum checked at open.
             return TensorBytes(storage: storage, bytes: stored)
         case .zstd:
-            let out = OwnedBytes(count: e.rawLength)
-            try Zstd.decompress(stored, into: out.mutableBytes, what: what)
-            try Self.checkCRC(out.bytes, e)
-            return TensorBytes(storage: out, bytes: out.bytes)
+            let (owner, out) = destination()
+            try Zstd.decompress(stored, into: out, what: what)
+            try Self.checkCRC(UnsafeRawBufferPointer(out), e)
+            return TensorBytes(storage: owner, bytes: UnsafeRawBufferPointer(out))
         case .shuffleZstd:
-            let out = OwnedBytes(count: e.rawLength)
+            let (owner, out) = destination()
             let crc = try scratch.withBuffer(e.rawLength) { tmp in
                 try Zstd.decompress(stored, into: tmp, what: what)
-                return ByteShuffle.unshuffle(UnsafeRawBufferPointer(tmp), elementSize: e.dtype.size!, into: out.mutableBytes, checksum: true)
+                return ByteShuffle.unshuffle(UnsafeRawBufferPointer(tmp), elementSize: e.dtype.size!, into: out, checksum: true)
             }
             try Self.checkCRC(crc, e)
-            return TensorBytes(storage: out, bytes: out.bytes)
+            return TensorBytes(storage: owner, bytes: UnsafeRawBufferPointer(out))
         }
     }
 

@@ -20,6 +20,37 @@ import TestSupport
         #expect(store.weights.count == 4)
     }
 
+    /// Tensors past 1 MiB in all decode into one huge-page arena, each at its own 64-byte-aligned offset, largest
+    /// first through shared scratch buffers: every value must come back exactly, in every compressed encoding.
+    @Test(arguments: [TensorEncoding.zstd, .shuffleZstd])
+    func largeModelsDecodeIntoOneArenaExactly(encoding: TensorEncoding) throws {
+        let sizes = [(512, 1024), (1024, 301), (301, 7)]
+        var constants: [ValueInfo] = [], nodes: [Node] = [], x = "x"
+        for (i, (k, n)) in sizes.enumerated() {
+            constants += [ValueInfo("d\(i)/kernel", .float32, [.fixed(k), .fixed(n)]), ValueInfo("d\(i)/bias", .float32, [.fixed(n)])]
+            nodes.append(Node(name: "d\(i)", op: .dense, inputs: [x, "d\(i)/kernel", "d\(i)/bias"], outputs: [ValueInfo("d\(i):0", .float32, [.batch, .fixed(n)])]))
+            x = "d\(i):0"
+        }
+        let graph = ModelGraph(inputs: [ValueInfo("x", .float32, [.batch, 512])], outputs: [ValueInfo(x, .float32, [.batch, 7])],
+                               constants: constants, nodes: nodes)
+        var options = SkiffWriter.Options()
+        options.forcedEncoding = encoding
+        var w = SkiffWriter(manifest: SkiffManifest(graph: graph, signatures: [], provenance: Provenance(sourceFormat: "test")), options: options)
+        var rng = SeededRandom(seed: 5)
+        var expected: [String: [Float]] = [:]
+        for c in constants {
+            let values = rng.floats(c.shape.map { $0.fixedValue! }.reduce(1, *), std: 0.5)
+            expected[c.name] = values
+            try w.addTensor(c.name, floats: values, shape: c.shape.map { $0.fixedValue! })
+        }
+        let store = try WeightStore(file: try SkiffFile(bytes: try w.serialize().bytes))
+        for (name, values) in expected {
+            let weight = try #require(store[name])
+            #expect(Array(weight.values) == values, "\(name)")
+            #expect(Int(bitPattern: weight.values.baseAddress) % 64 == 0, "\(name) is not 64-byte aligned")
+        }
+    }
+
     @Test func widensFloat16Storage() throws {
         let file = try SkiffFile(bytes: try SampleModels.tinyClassifier(storage: .float16).serialize().bytes)
         let store = try WeightStore(file: file)
