@@ -34,10 +34,46 @@ extension SkiffFile {
         if header.fileLength < UInt64(size) {
             throw FormatsError(.trailingBytes, "file has \(UInt64(size) - header.fileLength) unexpected bytes after its end (header says \(header.fileLength) bytes, the file has \(size))")
         }
-        let bodyCRC = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: file[64..<size]))
-        guard bodyCRC == header.bodyCRC32C else {
-            throw FormatsError(.bodyChecksum, "file checksum mismatch: computed \(Hex.u32(bodyCRC)), header says \(Hex.u32(header.bodyCRC32C)) (the file is corrupted)")
+        // The body checksum runs on another core while the sections, table and manifest are checked (the
+        // manifest's JSON decode is the longest step of opening); a mismatch is still the error reported first.
+        let body = BodyChecksum(UnsafeRawBufferPointer(rebasing: file[64..<size]))
+        do {
+            let opened = try validateSections(file, header: header, major: major, minor: minor)
+            try body.check(header)
+            return opened
+        } catch {
+            try body.check(header)
+            throw error
         }
+    }
+
+    /// CRC-32C of the body computed on a global queue; `check` waits for it.
+    private final class BodyChecksum: @unchecked Sendable {
+        private var value: UInt32 = 0
+        private let body: UnsafeRawBufferPointer
+        private let done = DispatchSemaphore(value: 0)
+
+        /// `body` must stay mapped until `check` returns (the caller's file outlives validation).
+        init(_ body: UnsafeRawBufferPointer) {
+            self.body = body
+            DispatchQueue.global(qos: .userInitiated).async { [self] in
+                value = CRC32C.checksum(self.body)
+                done.signal()
+            }
+        }
+
+        func check(_ header: SkiffHeader) throws {
+            done.wait()
+            done.signal()
+            guard value == header.bodyCRC32C else {
+                throw FormatsError(.bodyChecksum, "file checksum mismatch: computed \(Hex.u32(value)), header says \(Hex.u32(header.bodyCRC32C)) (the file is corrupted)")
+            }
+        }
+    }
+
+    private static func validateSections(_ file: UnsafeRawBufferPointer, header: SkiffHeader, major: UInt16, minor: UInt16) throws
+        -> (SkiffHeader, SkiffManifest, [TensorEntry]) {
+        let size = file.count
 
         // Sections.
         guard header.manifestOffset == UInt64(SkiffLayout.headerSize) else {
