@@ -28,7 +28,7 @@ public final class WeightStore: @unchecked Sendable {
         for c in order {
             guard let e = file.entry(c.name), e.dtype == .float32, e.encoding != .stored, offsets[c.name] == nil else { continue }
             offsets[c.name] = total
-            total += (e.rawLength + 63) & ~63
+            total += SkiffLayout.alignUp(e.rawLength)
         }
         let arena = total > 0 ? DecodeArena(count: total) : nil
         let scratch = ScratchPool()

@@ -13,28 +13,23 @@ enum ByteShuffle {
         }
     }
 
-    /// The inverse, by the vector kernel (`skiff_unshuffle`).
-    static func unshuffle(_ src: UnsafeRawBufferPointer, elementSize s: Int, into dst: UnsafeMutableRawBufferPointer) {
-        _ = unshuffle(src, elementSize: s, into: dst, checksum: false)
-    }
-
-    /// Un-shuffles in blocks of 16 KiB of output and, when `checksum`, runs CRC-32C over each block while it is
-    /// still in cache (one pass over the weights at load instead of two). Returns the CRC-32C (0 without `checksum`).
-    static func unshuffle(_ src: UnsafeRawBufferPointer, elementSize s: Int, into dst: UnsafeMutableRawBufferPointer,
-                          checksum: Bool) -> UInt32 {
+    /// The inverse, by the vector kernel (`skiff_unshuffle`), in blocks of 16 KiB of output; CRC-32C runs over each
+    /// block while it is still in cache (one pass over the weights at load instead of two). Returns that CRC-32C.
+    @discardableResult
+    static func unshuffle(_ src: UnsafeRawBufferPointer, elementSize s: Int, into dst: UnsafeMutableRawBufferPointer) -> UInt32 {
         precondition(src.count == dst.count && src.count % s == 0)
         let n = src.count / s
         var crc = CRC32C()
-        guard n > 0, let from = src.baseAddress, let to = dst.baseAddress else { return checksum ? crc.value : 0 }
+        guard n > 0, let from = src.baseAddress, let to = dst.baseAddress else { return crc.value }
         let block = max(16, 16384 / s)
         var i = 0
         while i < n {
             let end = min(i + block, n)
             skiff_unshuffle(from.assumingMemoryBound(to: UInt8.self), n, s, to.assumingMemoryBound(to: UInt8.self), i, end)
-            if checksum { crc.update(UnsafeRawBufferPointer(start: to + i * s, count: (end - i) * s)) }
+            crc.update(UnsafeRawBufferPointer(start: to + i * s, count: (end - i) * s))
             i = end
         }
-        return checksum ? crc.value : 0
+        return crc.value
     }
 
     /// The definition the vector kernel is tested against.

@@ -110,7 +110,7 @@ public final class SkiffFile: Sendable {
             let (owner, out) = destination()
             let crc = try scratch.withBuffer(e.rawLength) { tmp in
                 try Zstd.decompress(stored, into: tmp, what: what)
-                return ByteShuffle.unshuffle(UnsafeRawBufferPointer(tmp), elementSize: e.dtype.size!, into: out, checksum: true)
+                return ByteShuffle.unshuffle(UnsafeRawBufferPointer(tmp), elementSize: e.dtype.size!, into: out)
             }
             try Self.checkCRC(crc, e)
             return TensorBytes(storage: owner, bytes: UnsafeRawBufferPointer(out))

@@ -24,7 +24,7 @@ public enum SkiffLayout {
     /// u16 name length + 1 name byte + 4 u8 fields + 3 u64 (offset, lengths) + u32 checksum.
     static let minEntrySize = 35
 
-    static func alignUp(_ x: Int) -> Int { (x + alignment - 1) / alignment * alignment }
+    public static func alignUp(_ x: Int) -> Int { (x + alignment - 1) / alignment * alignment }
 }
 
 /// The 64-byte header (docs/FORMAT.md §3).
