@@ -6,10 +6,14 @@ Writes bench/results.json; docs/BENCHMARKS.md is written from it by bench/report
     swift build -c release && /tmp/bench/bin/python bench/compare.py [--models mobilenet_v2_160 ...]
 
 Per model (random weights; speed does not depend on their values):
-- warm latency: median of 20 runs after 3 warm-ups, batch 1 and batch 8, each engine with 2 threads;
+- engine table, Skiff vs ONNX Runtime: warm latency with 1 and 2 threads at batch 1 and batch 8. The two
+  engines alternate over `--rounds` rounds (one process per engine and round; this VM's speed drifts by
+  ±30% within minutes); each process times `--runs` runs after warm-up; median and p90 over all runs;
+- contention rows: the same at batch 1 while a busy loop (started and stopped here) is pinned to CPU 0;
+- TensorFlow warm latency (2 threads, batch 1 and 8, one process each), for the Skiff/TF column;
 - cold start: a new process that loads the model, decodes a JPEG, preprocesses, runs it and prints the
   top-5 (Skiff: `skiff predict`; ORT and TF: the equivalent Python script), wall time, median of 3;
-- peak RSS (VmHWM) of the warm-latency process (batch 1), including the Python runtime for ORT and TF;
+- peak RSS (VmHWM) of a warm-latency process (2 threads, batch 1), including the Python runtime for ORT and TF;
 - artifact size: .skiff, .onnx, and the .keras file.
 """
 import argparse
@@ -58,16 +62,17 @@ MODELS = {
 ORT_WARM = r'''
 import sys, time, json, numpy as np, onnxruntime as ort
 path, batch, h, w = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-o = ort.SessionOptions(); o.intra_op_num_threads = 2; o.inter_op_num_threads = 1
+threads, runs = int(sys.argv[5]), int(sys.argv[6])
+o = ort.SessionOptions(); o.intra_op_num_threads = threads; o.inter_op_num_threads = 1
 s = ort.InferenceSession(path, o, providers=["CPUExecutionProvider"])
 x = np.random.default_rng(0).uniform(-1, 1, (batch, h, w, 3)).astype("float32")
 name = s.get_inputs()[0].name
 for _ in range(3): s.run(None, {name: x})
 t = []
-for _ in range(20):
+for _ in range(runs):
     a = time.perf_counter(); s.run(None, {name: x}); t.append((time.perf_counter() - a) * 1000)
 hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM:")][0].split()[1]
-print(json.dumps({"median": sorted(t)[10], "rss_mb": int(hwm) / 1024}))
+print(json.dumps({"times": t, "rss_mb": int(hwm) / 1024}))
 '''
 
 TF_WARM = r'''
@@ -84,7 +89,7 @@ t = []
 for _ in range(20):
     a = time.perf_counter(); f(x).numpy(); t.append((time.perf_counter() - a) * 1000)
 hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM:")][0].split()[1]
-print(json.dumps({"median": sorted(t)[10], "rss_mb": int(hwm) / 1024}))
+print(json.dumps({"times": t, "rss_mb": int(hwm) / 1024}))
 '''
 
 ORT_COLD = r'''
@@ -123,16 +128,57 @@ def timed(cmd, n=3):
     return sorted(ts)[n // 2]
 
 
+def pct(times, q):
+    t = sorted(times)
+    return t[min(len(t) - 1, int(q * len(t)))]
+
+
+def summary(times):
+    return {"median": pct(times, 0.5), "p90": pct(times, 0.9), "min": min(times), "runs": len(times)}
+
+
+class BusyLoop:
+    """A process spinning on CPU 0 for the contention rows (what a shared Lambda core looks like)."""
+
+    def __enter__(self):
+        self.p = subprocess.Popen([sys.executable, "-c", "import os\nos.sched_setaffinity(0, {0})\nwhile True: pass"])
+        time.sleep(0.3)
+        return self
+
+    def __exit__(self, *exc):
+        self.p.kill()
+        self.p.wait()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--skiff", default=os.path.join(ROOT, ".build", "release", "skiff"))
     ap.add_argument("--models", nargs="*", default=list(MODELS))
+    ap.add_argument("--rounds", type=int, default=3, help="alternations of Skiff and ORT per table cell")
+    ap.add_argument("--no-tf", action="store_true", help="skip TensorFlow (keeps the last TF figures in results.json)")
     ap.add_argument("--out", default=os.path.join(HERE, "results.json"))
     args = ap.parse_args()
     import keras
     import numpy as np
     results = json.load(open(args.out)) if os.path.exists(args.out) else {}
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="2")
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+
+    def skiff_times(spath, batch, threads, runs):
+        out = run([args.skiff, "bench", spath, "--batch", str(batch), "--runs", str(runs), "--threads", str(threads),
+                   "--json"], env=env).stdout
+        return json.loads(out)
+
+    def ort_times(onnx, batch, threads, runs, h, w):
+        return json.loads(run([sys.executable, "-c", ORT_WARM, onnx, str(batch), str(h), str(w), str(threads), str(runs)]).stdout)
+
+    def cell(spath, onnx, batch, threads, h, w):
+        runs = 60 if batch == 1 else 12
+        s, o = [], []
+        for _ in range(args.rounds):
+            s += skiff_times(spath, batch, threads, runs)["warmTimes"]
+            o += ort_times(onnx, batch, threads, runs, h, w)["times"]
+        return {"skiff": summary(s), "ort": summary(o)}
+
     with tempfile.TemporaryDirectory() as d:
         for name in args.models:
             keras.utils.set_random_seed(0)
@@ -146,22 +192,33 @@ def main():
             model.export(sm, verbose=False)
             onnx = os.path.join(d, name + ".onnx")
             run([sys.executable, "-m", "tf2onnx.convert", "--saved-model", sm, "--output", onnx, "--opset", "17"])
+            old = results.get(name, {})
             row = {"input": [h, w], "parameters": int(model.count_params()),
                    "float32_weight_bytes": int(sum(np.prod(v.shape) for v in model.weights) * 4),
-                   "bytes": {"skiff": os.path.getsize(spath), "onnx": os.path.getsize(onnx), "keras": os.path.getsize(kpath)}}
-            for batch in (1, 8):
-                s = json.loads(run([args.skiff, "bench", spath, "--batch", str(batch), "--runs", "20", "--threads", "2", "--json"], env=env).stdout)
-                o = json.loads(run([sys.executable, "-c", ORT_WARM, onnx, str(batch), str(h), str(w)]).stdout)
-                t = json.loads(run([sys.executable, "-c", TF_WARM, kpath, str(batch), str(h), str(w)]).stdout)
-                row[f"warm_ms_b{batch}"] = {"skiff": s["warmMilliseconds"]["median"], "ort": o["median"], "tf": t["median"]}
-                if batch == 1:
-                    row["rss_mb"] = {"skiff": s["peakRSSMegabytes"], "ort": o["rss_mb"], "tf": t["rss_mb"]}
-                    row["skiff_load_ms"] = s["loadMilliseconds"]
+                   "bytes": {"skiff": os.path.getsize(spath), "onnx": os.path.getsize(onnx), "keras": os.path.getsize(kpath)},
+                   "engine": {}}
+            for threads in (1, 2):
+                for batch in (1, 8):
+                    row["engine"][f"t{threads}_b{batch}"] = cell(spath, onnx, batch, threads, h, w)
+                    print(name, threads, batch, json.dumps(row["engine"][f"t{threads}_b{batch}"]), flush=True)
+            with BusyLoop():
+                for threads in (1, 2):
+                    row["engine"][f"busy_t{threads}_b1"] = cell(spath, onnx, 1, threads, h, w)
+                    print(name, "busy", threads, json.dumps(row["engine"][f"busy_t{threads}_b1"]), flush=True)
+            s = skiff_times(spath, 1, 2, 20)
+            o = ort_times(onnx, 1, 2, 20, h, w)
+            row["rss_mb"] = {"skiff": s["peakRSSMegabytes"], "ort": o["rss_mb"]}
+            row["skiff_load_ms"] = s["loadMilliseconds"]
             row["cold_ms"] = {"skiff": timed([args.skiff, "predict", ipath, PHOTO, "--top", "5"]),
-                              "ort": timed([sys.executable, "-c", ORT_COLD, onnx, PHOTO, str(h), str(w)]),
-                              "tf": timed([sys.executable, "-c", TF_COLD, kpath, PHOTO, str(h), str(w)])}
+                              "ort": timed([sys.executable, "-c", ORT_COLD, onnx, PHOTO, str(h), str(w)])}
+            if args.no_tf and "tf" in old:
+                row["tf"] = old["tf"]
+            elif not args.no_tf:
+                t1 = json.loads(run([sys.executable, "-c", TF_WARM, kpath, "1", str(h), str(w)]).stdout)
+                t8 = json.loads(run([sys.executable, "-c", TF_WARM, kpath, "8", str(h), str(w)]).stdout)
+                row["tf"] = {"warm_ms_b1": pct(t1["times"], 0.5), "warm_ms_b8": pct(t8["times"], 0.5), "rss_mb": t1["rss_mb"],
+                             "cold_ms": timed([sys.executable, "-c", TF_COLD, kpath, PHOTO, str(h), str(w)])}
             results[name] = row
-            print(json.dumps({name: row}), flush=True)
             json.dump(results, open(args.out, "w"), indent=1)
 
 

@@ -97,39 +97,73 @@ AVX2 void skiff_gemm_avx2(int M, int N, int K, const float *A, int lda, const fl
     }
 }
 
+/* Taps [k0, k1] of a kernel of size k (dilation d) that land inside [0, size) for a window starting at
+   pos (= output index · stride − padding). Empty when k1 < k0. */
+static inline void tap_range(int pos, int d, int k, int size, int *k0, int *k1) {
+    *k0 = pos >= 0 ? 0 : (-pos + d - 1) / d;
+    int last = size - 1 - pos;
+    *k1 = last < 0 ? -1 : last / d;
+    if (*k1 > k - 1) *k1 = k - 1;
+}
+
+/* Depthwise (multiplier 1), one output pixel at a time: 32 channels in four registers start at the bias and
+   take every in-bounds tap (ky, kx in order, as the reference adds them), then are clamped and stored once. */
 AVX2 void skiff_depthwise_avx2(const float *x, const float *w, const float *bias, float *out,
                                int h, int wd, int c, int kh, int kw, int oh, int ow,
                                int sy, int sx, int dy, int dx, int top, int left, int row_begin, int row_end, float lo, float hi) {
-    int c8 = c / 8 * 8;
     const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+    int lanes[16];
+    for (int t = 0; t < 16; t++) lanes[t] = t < 8 && t < c % 8 ? -1 : 0;
+    const __m256i tail = _mm256_loadu_si256((const __m256i *)lanes);
+    const int c32 = c / 32 * 32, c8 = c / 8 * 8;
+    const size_t rowStride = (size_t)wd * c;
     for (int row = row_begin; row < row_end; row++) {
         int b = row / oh, oy = row % oh;
+        int py = oy * sy - top, ky0, ky1;
+        tap_range(py, dy, kh, h, &ky0, &ky1);
+        const float *image = x + (size_t)b * h * rowStride;
         float *o = out + (size_t)row * ow * c;
-        for (int ox = 0; ox < ow; ox++)
-            for (int ch = 0; ch < c; ch++) o[(size_t)ox * c + ch] = bias ? bias[ch] : 0.0f;
-        for (int ky = 0; ky < kh; ky++) {
-            int iy = oy * sy - top + ky * dy;
-            if (iy < 0 || iy >= h) continue;
-            const float *in_row = x + ((size_t)b * h + iy) * wd * c;
-            for (int kx = 0; kx < kw; kx++) {
-                int shift = kx * dx - left;
-                int lo = shift >= 0 ? 0 : (-shift + sx - 1) / sx;
-                int hi = (wd - 1 - shift) >= 0 ? (wd - 1 - shift) / sx : -1;
-                if (hi > ow - 1) hi = ow - 1;
-                const float *tap = w + ((size_t)ky * kw + kx) * c;
-                for (int ox = lo; ox <= hi; ox++) {
-                    const float *src = in_row + (size_t)(ox * sx + shift) * c;
-                    float *dst = o + (size_t)ox * c;
-                    int ch = 0;
-                    for (; ch < c8; ch += 8)
-                        _mm256_storeu_ps(dst + ch, _mm256_fmadd_ps(_mm256_loadu_ps(src + ch), _mm256_loadu_ps(tap + ch), _mm256_loadu_ps(dst + ch)));
-                    for (; ch < c; ch++) dst[ch] += src[ch] * tap[ch];
+        for (int ox = 0; ox < ow; ox++) {
+            int px = ox * sx - left, kx0, kx1;
+            tap_range(px, dx, kw, wd, &kx0, &kx1);
+            float *dst = o + (size_t)ox * c;
+            int ch = 0;
+            for (; ch < c32; ch += 32) {
+                __m256 a0, a1, a2, a3;
+                if (bias) { a0 = _mm256_loadu_ps(bias + ch); a1 = _mm256_loadu_ps(bias + ch + 8); a2 = _mm256_loadu_ps(bias + ch + 16); a3 = _mm256_loadu_ps(bias + ch + 24); }
+                else a0 = a1 = a2 = a3 = _mm256_setzero_ps();
+                for (int ky = ky0; ky <= ky1; ky++) {
+                    const float *in = image + (size_t)(py + ky * dy) * rowStride + ch;
+                    const float *wk = w + (size_t)ky * kw * c + ch;
+                    for (int kx = kx0; kx <= kx1; kx++) {
+                        const float *s = in + (size_t)(px + kx * dx) * c, *t = wk + (size_t)kx * c;
+                        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(s), _mm256_loadu_ps(t), a0);
+                        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(s + 8), _mm256_loadu_ps(t + 8), a1);
+                        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(s + 16), _mm256_loadu_ps(t + 16), a2);
+                        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(s + 24), _mm256_loadu_ps(t + 24), a3);
+                    }
                 }
+                _mm256_storeu_ps(dst + ch, _mm256_min_ps(_mm256_max_ps(a0, vlo), vhi));
+                _mm256_storeu_ps(dst + ch + 8, _mm256_min_ps(_mm256_max_ps(a1, vlo), vhi));
+                _mm256_storeu_ps(dst + ch + 16, _mm256_min_ps(_mm256_max_ps(a2, vlo), vhi));
+                _mm256_storeu_ps(dst + ch + 24, _mm256_min_ps(_mm256_max_ps(a3, vlo), vhi));
+            }
+            for (; ch < c; ch += 8) {
+                const int full = ch < c8;
+                __m256 a = bias ? (full ? _mm256_loadu_ps(bias + ch) : _mm256_maskload_ps(bias + ch, tail)) : _mm256_setzero_ps();
+                for (int ky = ky0; ky <= ky1; ky++) {
+                    const float *in = image + (size_t)(py + ky * dy) * rowStride + ch;
+                    const float *wk = w + (size_t)ky * kw * c + ch;
+                    for (int kx = kx0; kx <= kx1; kx++) {
+                        const float *s = in + (size_t)(px + kx * dx) * c, *t = wk + (size_t)kx * c;
+                        a = full ? _mm256_fmadd_ps(_mm256_loadu_ps(s), _mm256_loadu_ps(t), a)
+                                 : _mm256_fmadd_ps(_mm256_maskload_ps(s, tail), _mm256_maskload_ps(t, tail), a);
+                    }
+                }
+                a = _mm256_min_ps(_mm256_max_ps(a, vlo), vhi);
+                if (full) _mm256_storeu_ps(dst + ch, a); else _mm256_maskstore_ps(dst + ch, tail, a);
             }
         }
-        size_t n = (size_t)ow * c, q = 0;
-        for (; q + 8 <= n; q += 8) _mm256_storeu_ps(o + q, _mm256_min_ps(_mm256_max_ps(_mm256_loadu_ps(o + q), vlo), vhi));
-        for (; q < n; q++) o[q] = o[q] < lo ? lo : (o[q] > hi ? hi : o[q]);
     }
 }
 

@@ -43,6 +43,8 @@ extension Skiff {
             var loadMilliseconds: Double
             var firstRunMilliseconds: Double
             var warmMilliseconds: [String: Double]
+            /// Every warm run's time in run order (ms), for benchmarks that pool runs over several processes.
+            var warmTimes: [Double]
             var imagesPerSecond: Double
             var peakRSSMegabytes: Double
             var fileMegabytes: Double
@@ -82,13 +84,14 @@ extension Skiff {
                 _ = try engine.run(feeds)
                 times.append(Self.ms(clock.now - t))
             }
+            let inOrder = times
             times.sort()
             func pct(_ p: Double) -> Double { times[min(times.count - 1, Int((Double(times.count - 1) * p).rounded()))] }
             let median = pct(0.5)
             let report = Report(
                 model: model, batch: batch, threads: threads ?? budget.threads, kernels: reference ? "reference" : "fast",
                 loadMilliseconds: Self.ms(load), firstRunMilliseconds: Self.ms(first),
-                warmMilliseconds: ["min": times[0], "median": median, "p90": pct(0.9)],
+                warmMilliseconds: ["min": times[0], "median": median, "p90": pct(0.9)], warmTimes: inOrder,
                 imagesPerSecond: (Double(batch) / (median / 1000) * 10).rounded() / 10,
                 peakRSSMegabytes: Self.peakRSS(), fileMegabytes: (Double(file.fileLength) / 1_048_576 * 100).rounded() / 100,
                 profileMilliseconds: profile ? Dictionary(uniqueKeysWithValues: engine.profile.map { ($0.key.rawValue, ($0.value / Double(runs) * 100).rounded() / 100) }) : nil)

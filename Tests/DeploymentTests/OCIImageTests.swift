@@ -178,6 +178,55 @@ func tool(_ name: String, _ args: [String]) throws -> SkiffRun {
         #expect((r2?["uploaded"] as? [String])?.count == 2)
     }
 
+    /// The deployment path from a source model to a running function in one command: the squeezenet recipe
+    /// converted from its .h5, built into an image and pushed; pulled back, unpacked and run under bwrap, its
+    /// answers are Keras's (the recipe fixtures' golden top-5).
+    @Test func aRecipeGoesFromH5ToARunningImage() async throws {
+        let dir = try temporaryDirectory()
+        let registry = try RegistryProcess()
+        let ref = "\(registry.host)/squeezenet:1"
+        let push = try SkiffRun("package", "lambda", "--model", "squeezenet", "--from", PackageLambdaTests.recipeFixtures + "/squeezenet_mini.h5",
+                                "--image", "--push", ref, "--json")
+        #expect(push.status == 0, "\(push.stderr)")
+        let digest = try #require(Self.json(push)?["digest"] as? String)
+        let inspect = try tool("skopeo", ["inspect", "--tls-verify=false", "docker://" + ref])
+        #expect(inspect.status == 0, "\(inspect.stderr)")
+        #expect(((try? JSONSerialization.jsonObject(with: Data(inspect.stdout.utf8))) as? [String: Any])?["Digest"] as? String == digest)
+        let copy = try tool("skopeo", ["copy", "--src-tls-verify=false", "docker://" + ref, "oci:\(dir)/pulled:1"])
+        #expect(copy.status == 0, "\(copy.stderr)")
+        let unpack = try tool("umoci", ["unpack", "--rootless", "--image", "\(dir)/pulled:1", dir + "/bundle"])
+        #expect(unpack.status == 0, "\(unpack.stderr)")
+        let runtimeConfig = try #require((try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/bundle/config.json")))) as? [String: Any])
+        let args = try #require((runtimeConfig["process"] as? [String: Any])?["args"] as? [String])
+        let api = try await RuntimeAPIServer.start()
+        let bwrap = Process()
+        bwrap.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        bwrap.arguments = ["bwrap", "--die-with-parent", "--unshare-pid", "--bind", dir + "/bundle/rootfs", "/", "--proc", "/proc", "--dev", "/dev", "--chdir", "/var/task",
+                           "--clearenv", "--setenv", "AWS_LAMBDA_RUNTIME_API", api.address, "--setenv", "PATH", "/var/runtime",
+                           // Lambda names the function (the template's, i.e. the recipe's name); answers carry it.
+                           "--setenv", "AWS_LAMBDA_FUNCTION_NAME", "squeezenet", "--"] + args
+        bwrap.standardOutput = FileHandle.nullDevice
+        bwrap.standardError = FileHandle.standardError
+        try bwrap.run()
+        let labels = try String(contentsOfFile: packageRoot + "/recipes/labels/imagenet1000.txt", encoding: .utf8).split(separator: "\n").map(String.init)
+        let golden = try #require(PackageLambdaTests.golden["squeezenet_mini.h5"])
+        #expect(!golden.isEmpty)
+        for (image, expected) in golden.sorted(by: { $0.key < $1.key }) {
+            let id = await api.invoke(LambdaRuntimeTests.json(["httpMethod": "POST", "headers": ["Content-Type": "image/jpeg"], "requestContext": ["stage": "prod"],
+                                                               "body": LambdaRuntimeTests.b64(image), "isBase64Encoded": true]))
+            let answer = await api.result(id)
+            #expect(answer?.statusCode == 200, "\(answer.map { String(decoding: $0.body, as: UTF8.self) } ?? "no answer")")
+            let top = ((answer?.bodyJSON?["predictions"] as? [[String: Any]])?.first?["top_k"] as? [[String: Any]]) ?? []
+            #expect(top.compactMap { $0["index"] as? Int } == expected.indices, "\(image)")
+            #expect(top.first?["label"] as? String == labels[expected.indices[0]])
+            #expect(answer?.bodyJSON?["model"] as? String == "squeezenet")
+        }
+        kill(bwrap.processIdentifier, SIGKILL)
+        let deadline = Date().addingTimeInterval(10)
+        while bwrap.isRunning && Date() < deadline { try await Task.sleep(nanoseconds: 10_000_000) }
+        await api.stop()
+    }
+
     @Test func anAuthenticatedRegistryNeedsCredentials() throws {
         let dir = try temporaryDirectory()
         let model = try LambdaRuntimeTests.classifier(in: dir)
