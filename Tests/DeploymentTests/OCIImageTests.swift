@@ -73,6 +73,31 @@ func tool(_ name: String, _ args: [String]) throws -> SkiffRun {
         (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any]
     }
 
+    /// Pulls `ref` as people would and unpacks it into `dir`/bundle (umoci checks every diff_id); returns the
+    /// image's entrypoint.
+    static func pullAndUnpack(_ ref: String, into dir: String) throws -> [String] {
+        let copy = try tool("skopeo", ["copy", "--src-tls-verify=false", "docker://" + ref, "oci:\(dir)/pulled:1"])
+        #expect(copy.status == 0, "\(copy.stderr)")
+        let unpack = try tool("umoci", ["unpack", "--rootless", "--image", "\(dir)/pulled:1", dir + "/bundle"])
+        #expect(unpack.status == 0, "\(unpack.stderr)")
+        let runtimeConfig = try #require((try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/bundle/config.json")))) as? [String: Any])
+        return try #require((runtimeConfig["process"] as? [String: Any])?["args"] as? [String])
+    }
+
+    /// Runs an unpacked image's entrypoint under bwrap (its root filesystem as /, /proc mounted, a clean
+    /// environment plus `environment`) against the Runtime API `api`.
+    static func sandbox(_ dir: String, _ args: [String], api: RuntimeAPIServer, environment: [String: String] = [:]) throws -> Process {
+        let bwrap = Process()
+        bwrap.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        bwrap.arguments = ["bwrap", "--die-with-parent", "--unshare-pid", "--bind", dir + "/bundle/rootfs", "/", "--proc", "/proc", "--dev", "/dev", "--chdir", "/var/task",
+                           "--clearenv", "--setenv", "AWS_LAMBDA_RUNTIME_API", api.address, "--setenv", "PATH", "/var/runtime"]
+            + environment.sorted { $0.key < $1.key }.flatMap { ["--setenv", $0.key, $0.value] } + ["--"] + args
+        bwrap.standardOutput = FileHandle.nullDevice
+        bwrap.standardError = FileHandle.standardError
+        try bwrap.run()
+        return bwrap
+    }
+
     @Test func theSameInputsGiveTheSameImage() throws {
         let dir = try temporaryDirectory()
         let model = try LambdaRuntimeTests.classifier(in: dir)
@@ -138,21 +163,10 @@ func tool(_ name: String, _ args: [String]) throws -> SkiffRun {
 
         // Pull it as people would, unpack it (umoci checks diff_ids), and run its entrypoint under bwrap
         // against a Lambda Runtime API on 127.0.0.1.
-        let copy = try tool("skopeo", ["copy", "--src-tls-verify=false", "docker://" + ref, "oci:\(dir)/pulled:1"])
-        #expect(copy.status == 0, "\(copy.stderr)")
-        let unpack = try tool("umoci", ["unpack", "--rootless", "--image", "\(dir)/pulled:1", dir + "/bundle"])
-        #expect(unpack.status == 0, "\(unpack.stderr)")
-        let runtimeConfig = try #require((try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/bundle/config.json")))) as? [String: Any])
-        let args = try #require((runtimeConfig["process"] as? [String: Any])?["args"] as? [String])
+        let args = try Self.pullAndUnpack(ref, into: dir)
         #expect(args.first == "/var/runtime/skiff-runtime" && !args.contains("lambda"), "\(args)")
         let api = try await RuntimeAPIServer.start()
-        let bwrap = Process()
-        bwrap.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        bwrap.arguments = ["bwrap", "--die-with-parent", "--unshare-pid", "--bind", dir + "/bundle/rootfs", "/", "--proc", "/proc", "--dev", "/dev", "--chdir", "/var/task",
-                           "--clearenv", "--setenv", "AWS_LAMBDA_RUNTIME_API", api.address, "--setenv", "PATH", "/var/runtime", "--"] + args
-        bwrap.standardOutput = FileHandle.nullDevice
-        bwrap.standardError = FileHandle.standardError
-        try bwrap.run()
+        let bwrap = try Self.sandbox(dir, args, api: api)
         let file = LambdaRuntimeTests.usable[1]
         let id = await api.invoke(LambdaRuntimeTests.json(["httpMethod": "POST", "headers": ["Content-Type": "image/jpeg"], "requestContext": ["stage": "prod"],
                                                            "body": LambdaRuntimeTests.b64(file), "isBase64Encoded": true]))
@@ -192,22 +206,10 @@ func tool(_ name: String, _ args: [String]) throws -> SkiffRun {
         let inspect = try tool("skopeo", ["inspect", "--tls-verify=false", "docker://" + ref])
         #expect(inspect.status == 0, "\(inspect.stderr)")
         #expect(((try? JSONSerialization.jsonObject(with: Data(inspect.stdout.utf8))) as? [String: Any])?["Digest"] as? String == digest)
-        let copy = try tool("skopeo", ["copy", "--src-tls-verify=false", "docker://" + ref, "oci:\(dir)/pulled:1"])
-        #expect(copy.status == 0, "\(copy.stderr)")
-        let unpack = try tool("umoci", ["unpack", "--rootless", "--image", "\(dir)/pulled:1", dir + "/bundle"])
-        #expect(unpack.status == 0, "\(unpack.stderr)")
-        let runtimeConfig = try #require((try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/bundle/config.json")))) as? [String: Any])
-        let args = try #require((runtimeConfig["process"] as? [String: Any])?["args"] as? [String])
+        let args = try Self.pullAndUnpack(ref, into: dir)
         let api = try await RuntimeAPIServer.start()
-        let bwrap = Process()
-        bwrap.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        bwrap.arguments = ["bwrap", "--die-with-parent", "--unshare-pid", "--bind", dir + "/bundle/rootfs", "/", "--proc", "/proc", "--dev", "/dev", "--chdir", "/var/task",
-                           "--clearenv", "--setenv", "AWS_LAMBDA_RUNTIME_API", api.address, "--setenv", "PATH", "/var/runtime",
-                           // Lambda names the function (the template's, i.e. the recipe's name); answers carry it.
-                           "--setenv", "AWS_LAMBDA_FUNCTION_NAME", "squeezenet", "--"] + args
-        bwrap.standardOutput = FileHandle.nullDevice
-        bwrap.standardError = FileHandle.standardError
-        try bwrap.run()
+        // Lambda names the function (the template's, i.e. the recipe's name); answers carry it.
+        let bwrap = try Self.sandbox(dir, args, api: api, environment: ["AWS_LAMBDA_FUNCTION_NAME": "squeezenet"])
         let labels = try String(contentsOfFile: packageRoot + "/recipes/labels/imagenet1000.txt", encoding: .utf8).split(separator: "\n").map(String.init)
         let golden = try #require(PackageLambdaTests.golden["squeezenet_mini.h5"])
         #expect(!golden.isEmpty)
