@@ -58,6 +58,10 @@ struct ConvertOptions: ParsableArguments {
     @Option(help: "Image resize method: bilinear (tf.image.resize default), nearest, area, antialias (bilinear with antialias=True).")
     var resize: String = "bilinear"
 
+    @Option(name: .customLong("calibrate"), parsing: .upToNextOption,
+            help: ArgumentHelp("Photos (files or directories of .jpg/.jpeg/.png) the fp16/int8 check runs on through the image signature; int8 kernels that change their answers are kept at float16 (default for models with an image signature: Skiff's built-in photos).", valueName: "photos…"))
+    var calibrate: [String] = []
+
     @Option(name: .customLong("self-check"), help: ArgumentHelp("Random inputs the converted model is checked on before writing (default: 4, or 2 for models over 10 M parameters; 0 skips the check).", valueName: "N"))
     var selfCheck: Int?
 
@@ -273,7 +277,7 @@ struct Converter {
         var storedTensorBytes: Int
         var optimizations: Optimizer.Report?
         var verification: [VerificationRecord]
-        var keptFloat32: [String]
+        var keptFloat16: [String]
         var seconds: Double
     }
 
@@ -321,13 +325,21 @@ struct Converter {
         var records: [VerificationRecord] = []
         let parameters = model.weights.values.reduce(0) { $0 + $1.values.count }
         let samples = options.selfCheck ?? SelfCheck.defaultBatch(parameters: parameters)
-        progress.step("self-check", samples == 0 ? "skipped (--self-check 0): loading only" : "\(samples) inputs against the reference kernels")
-        if samples > 0, let check = try SelfCheck(source: source, images: images, batch: samples) {
+        // Narrowed weights on a model that takes images are checked on photos (--calibrate, else built-in ones).
+        var photos: CalibrationPhotos?
+        if !options.calibrate.isEmpty {
+            guard images != nil else { throw ValidationError("--calibrate needs an image signature (--image or --preprocess) to feed the photos through") }
+            photos = try CalibrationPhotos.load(options.calibrate)
+        } else if images != nil, options.precision != .fp32 {
+            photos = .builtInSet
+        }
+        progress.step("self-check", samples == 0 ? "skipped (--self-check 0): loading only"
+                      : photos.map { "\($0.images.count * 2) photo inputs against the float32 graph" } ?? "\(samples) inputs against the reference kernels")
+        if samples > 0, let check = try SelfCheck(source: source, images: images, batch: samples, photos: photos) {
             var record = try check.run(model, plan, tolerance)
             if options.precision == .int8, !record.acceptable {
-                let narrowed = plan.narrowed(in: model)
-                plan.keepFloat([narrowed.first, narrowed.last].compactMap { $0 })
-                record = try check.run(model, plan, tolerance)
+                progress.note("int8: \(record.summary); finding the kernels that cause it")
+                record = try check.keepSensitiveKernels(model, &plan, tolerance) { progress.note($0) }
             }
             records.append(record.record)
         } else {
@@ -350,7 +362,7 @@ struct Converter {
         var provenance = result.provenance
         provenance.options = (provenance.options ?? [:]).merging(["optimize": options.noOptimize ? "false" : "true",
                                                                    "precision": options.precision.rawValue]) { a, _ in a }
-        if !plan.keptFloat.isEmpty { provenance.options?["int8_kept_float32"] = plan.keptFloat.joined(separator: ",") }
+        if !plan.kept.isEmpty { provenance.options?["int8_kept_float16"] = plan.kept.joined(separator: ",") }
         var manifest = SkiffManifest(graph: model.graph, signatures: [.servingDefault(for: model.graph)],
                                      labels: labels, metadata: nil, provenance: provenance, images: images.map { [$0] })
         manifest.verification = records.isEmpty ? nil : records
@@ -371,7 +383,7 @@ struct Converter {
             nodes: model.graph.nodes.count, parameters: parameters,
             sourceBytes: Self.bytes(at: self.source),
             fileBytes: written.fileLength, rawFloat32WeightBytes: rawFloat32, storedTensorBytes: written.storedTensorBytes,
-            optimizations: report, verification: records, keptFloat32: plan.keptFloat,
+            optimizations: report, verification: records, keptFloat16: plan.kept,
             seconds: (Date().timeIntervalSince(start) * 1000).rounded() / 1000)
         progress.done()
         if quiet { return summary }
@@ -383,7 +395,7 @@ struct Converter {
             let worst = r.outputs.map { "'\($0.name)' max abs \(String(format: "%.2e", $0.maxAbsError))\($0.topKAgreement.map { String(format: ", top-1 %.0f%%", $0 * 100) } ?? "")" }
             print("  \(r.kind): \(r.passed ? "ok" : "FAILED") (atol \(r.atol), rtol \(r.rtol)) — \(worst.joined(separator: "; "))")
         }
-        if !plan.keptFloat.isEmpty { print("  int8: kept in float32 after measuring drift: \(plan.keptFloat.joined(separator: ", "))") }
+        if !plan.kept.isEmpty { print("  int8: \(plan.kept.count) kernel(s) kept at float16 after measuring their drift: \(plan.kept.joined(separator: ", "))") }
         print("  in \(String(format: "%.2f", summary.seconds)) s")
         return summary
     }

@@ -36,9 +36,13 @@ struct SelfCheck {
 
     /// nil when an input has symbolic non-batch dimensions (no deterministic input can be made), or the graph
     /// has typed values or control flow (format 2.0: random inputs mean nothing to indices, counts and
-    /// thresholds; check those models with --verify-with TensorFlow's outputs).
-    init?(source: LoweredModel, images: ImageInput?, batch: Int) throws {
+    /// thresholds; check those models with --verify-with TensorFlow's outputs). With `photos` (and an image
+    /// signature), the image input gets the photos and their mirror images instead of random pixels, and the
+    /// reference is the float32 graph on the fast kernels (the reference kernels are too slow for many photos).
+    init?(source: LoweredModel, images: ImageInput?, batch: Int, photos: CalibrationPhotos? = nil) throws {
         guard !source.graph.needsVersion2 else { return nil }
+        let photoFeed = try images.flatMap { image in try photos.map { try $0.batch(image) } }
+        let batch = photoFeed?.shape[0] ?? batch
         self.batch = batch
         var rng = UInt64(0x5EED)
         func next() -> Float {
@@ -52,6 +56,11 @@ struct SelfCheck {
             let shape = [batch] + dims
             let count = shape.reduce(1, *)
             if let image = images, image.input == input.name {
+                if let photoFeed {
+                    guard photoFeed.shape == shape else { return nil }
+                    feeds[input.name] = photoFeed
+                    continue
+                }
                 // Pixels 0…255 through the signature's normalisation.
                 let n = image.normalization
                 let c = image.channels
@@ -62,14 +71,26 @@ struct SelfCheck {
         }
         self.source = source
         self.feeds = feeds
-        reference = try Model(graph: source.graph, weights: WeightStore(source.weights), kernels: .reference).run(feeds)
-        description = "self-check: \(batch) deterministic inputs (seed 0x5EED)\(images != nil ? " through the image normalisation" : " in [-1, 1)")"
+        reference = try Model(graph: source.graph, weights: WeightStore(source.weights), kernels: photoFeed == nil ? .reference : .fast).run(feeds)
+        if let photos, photoFeed != nil {
+            description = "self-check: \(photos.description)"
+        } else {
+            description = "self-check: \(batch) deterministic inputs (seed 0x5EED)\(images != nil ? " through the image normalisation" : " in [-1, 1)")"
+        }
     }
 
     struct Outcome {
         var record: VerificationRecord
         /// Whether the drift is small enough to keep this precision plan (top-1 ≥ 99%, cosine ≥ 0.999).
         var acceptable: Bool
+
+        /// One line: top-1 agreement (classifier outputs), cosine and largest difference of each output.
+        var summary: String {
+            record.outputs.map { o in
+                (o.topKAgreement.map { String(format: "top-1 agreement %.1f%%, ", $0 * 100) } ?? "")
+                    + String(format: "cosine %.5f, max abs drift %.3g", o.cosine, o.maxAbsError) + " on '\(o.name)'"
+            }.joined(separator: "; ")
+        }
     }
 
     func run(_ model: LoweredModel, _ plan: PrecisionPlan, _ tolerance: Tolerance) throws -> Outcome {
@@ -109,28 +130,13 @@ struct ReferenceData {
         var digestBytes: [UInt8] = []
         if !images.isEmpty {
             guard let image else { throw ValidationError("the model has no image signature; convert it with --image to verify with images") }
-            var files: [String] = []
-            for path in images {
-                var isDir: ObjCBool = false
-                guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw FormatsError(.io, "no such file or directory", file: path) }
-                if isDir.boolValue {
-                    let names = try FileManager.default.contentsOfDirectory(atPath: path).filter { $0.lowercased().hasSuffix(".jpg") || $0.lowercased().hasSuffix(".jpeg") }
-                    files += names.sorted().map { "\(path)/\($0)" }
-                } else {
-                    files.append(path)
-                }
-            }
-            files.sort { URL(fileURLWithPath: $0).lastPathComponent < URL(fileURLWithPath: $1).lastPathComponent }
-            guard !files.isEmpty else { throw ValidationError("no .jpg images found in \(images.joined(separator: ", "))") }
-            let bytes = try files.map { f -> [UInt8] in
-                guard let d = FileManager.default.contents(atPath: f) else { throw FormatsError(.io, "cannot read the image", file: f) }
-                return Array(d)
-            }
+            let files = try ImageFiles.collect(images)
+            let bytes = files.map(\.bytes)
             digestBytes = bytes.flatMap { $0 }
             do {
                 feeds[image.input] = try ImagePipeline(image).batch(bytes)
             } catch let e as EngineError { throw EngineError("verification images: \(e.message)") }
-            inputDigest = "sha256:\(Digest.sha256Hex(digestBytes)) (\(files.count) images: \(files.map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: ", ")))"
+            inputDigest = "sha256:\(Digest.sha256Hex(digestBytes)) (\(files.count) images: \(files.map(\.name).joined(separator: ", ")))"
         } else {
             for spec in inputs {
                 let (name, path) = try Self.split(spec, names: graph.inputs.map(\.name), what: "input")

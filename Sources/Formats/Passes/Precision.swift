@@ -10,8 +10,8 @@ public struct PrecisionPlan: Sendable {
     public var storage: [String: DType]
     /// int8 constants → number of quantisation channels (i mod C).
     public var channels: [String: Int]
-    /// Constants kept in float32 by measurement (e.g. first/last layers that drifted).
-    public var keptFloat: [String] = []
+    /// int8 candidates stored wider by measurement (`keep(_:as:)`): the kernels that moved real answers.
+    public var kept: [String] = []
 
     /// Kernels of conv/depthwise/transposed-conv/dense nodes with at least `minElements` values are
     /// quantised per output channel for int8; every other constant (biases, BN-derived vectors, small
@@ -52,16 +52,16 @@ public struct PrecisionPlan: Sendable {
         return out
     }
 
-    /// Keeps `names` in float32 (measured to drift too much when narrowed).
-    public mutating func keepFloat(_ names: [String]) {
-        for n in names where storage[n] != .float32 {
-            storage[n] = .float32
+    /// Stores `names` as `dtype` instead (float16 for int8 kernels measured to change answers).
+    public mutating func keep(_ names: [String], as dtype: DType) {
+        for n in names where storage[n] != dtype {
+            storage[n] = dtype
             channels[n] = nil
-            keptFloat.append(n)
+            kept.append(n)
         }
     }
 
-    /// The narrowed constants in graph order (first and last are the candidates to keep in float32).
+    /// The narrowed constants in graph order (the candidates `keep(_:as:)` chooses from).
     public func narrowed(in model: LoweredModel) -> [String] {
         model.graph.nodes.flatMap(\.inputs).filter { (storage[$0] ?? .float32) != .float32 }.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
     }
