@@ -13,7 +13,10 @@ a different seed from the calibration photos), expected outputs from Keras on Te
 Three int8 files: no photo check (`--self-check 0`: every kernel int8), the default (Skiff's built-in photos)
 and `--calibrate` with 16 photos of the user's; each with top-1 agreement and drift on the held-out photos.
 
-    python3 bench/precision.py --photos [--count 200]
+    python3 bench/precision.py --photos [--stress] [--count 200]
+
+`--stress` spreads the BatchNorm statistics over 1.5 decades per channel and sharpens the head (logits ×8),
+closer to what a trained network's folded kernels look like than Keras's initial weights.
 """
 import argparse
 import json
@@ -64,10 +67,26 @@ def write_photos(folder, count, seed, size=160):
     return sorted(paths)
 
 
+def stress(model, seed):
+    """Statistics spread like a trained network's (per-channel BatchNorm scales over 1.5 decades, so folded
+    kernels have channels of very different size) and a confident head (logits ×8)."""
+    r = np.random.default_rng(seed)
+    for w in model.weights:
+        n, shape = w.path if hasattr(w, "path") else w.name, tuple(w.shape)
+        if n.endswith("gamma"):
+            w.assign((10 ** r.uniform(-0.75, 0.75, shape)).astype("float32"))
+        elif "moving_variance" in n:
+            w.assign((10 ** r.uniform(-1.5, 0.75, shape)).astype("float32"))
+        elif n.endswith("predictions/kernel"):
+            w.assign(w.numpy() * 8)
+
+
 def photos_main(args):
     keras.utils.set_random_seed(0)
     model = keras.applications.MobileNetV2(weights=None, input_shape=(160, 160, 3), classes=120)
     randomize_statistics(model, seed=0)
+    if args.stress:
+        stress(model, seed=0)
     raw = sum(int(np.prod(w.shape)) * 4 for w in model.weights)
     with tempfile.TemporaryDirectory() as d:
         src = os.path.join(d, "mobilenet_v2_160.h5")
@@ -79,7 +98,7 @@ def photos_main(args):
         y = np.concatenate([model.predict(x[i:i + 50], verbose=0) for i in range(0, len(x), 50)])
         np.save(os.path.join(d, "y.npy"), y)
         top = np.sort(y, axis=1)
-        results = {"model": "MobileNetV2-160, 120 classes", "raw_float32_bytes": raw, "heldout_photos": args.count,
+        results = {"model": "MobileNetV2-160, 120 classes" + (", --stress" if args.stress else ""), "raw_float32_bytes": raw, "heldout_photos": args.count,
                    "median_top1_top2_margin": float(np.median(top[:, -1] - top[:, -2]))}
         variants = {"fp32": ["--precision", "fp32"], "int8, no photo check": ["--precision", "int8", "--self-check", "0"],
                     "int8, built-in photos": ["--precision", "int8"],
@@ -108,6 +127,7 @@ def main():
     a.add_argument("--skiff", default=".build/release/skiff")
     a.add_argument("--count", type=int, default=300)
     a.add_argument("--photos", action="store_true", help="int8 on held-out real photos through the image signature")
+    a.add_argument("--stress", action="store_true", help="with --photos: trained-like spread of BatchNorm statistics, confident head")
     args = a.parse_args()
     if args.photos:
         return photos_main(args)
