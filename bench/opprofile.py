@@ -56,8 +56,13 @@ for e in trace:
         node = e["name"][: -len("_kernel_time")]
         op = e.get("args", {}).get("op_name", "")
         kind = kinds.get(node)
-        if kind is None:  # nodes ORT made by fusing (e.g. Conv+Relu → FusedConv): classify by its op
-            kind = "other" if "Conv" not in op else "fused_conv"
+        if kind is None:  # nodes ORT renamed by fusing or re-laying out (Conv+Relu → FusedConv, NCHWc): by weight shape
+            shapes = [list(d.values())[0] for d in e.get("args", {}).get("input_type_shape", [])]
+            w = shapes[1] if len(shapes) > 1 else []
+            if "Conv" in op and len(w) >= 4:
+                kind = "depthwise" if w[1] == 1 else ("pointwise" if w[2] == 1 and w[3] == 1 else "conv")
+            else:
+                kind = "other"
             fused[op] += 1
         by[kind] += e["dur"] / 1000 / runs
 print(json.dumps({"total_ms": total, "by_kind_ms": by, "unmatched_ops": fused}))

@@ -1,8 +1,5 @@
-import AsyncHTTPClient
 import Foundation
 import Formats
-import NIOCore
-import NIOHTTP1
 
 /// Skiff's own AWS Lambda runtime: the Runtime API loop (`/2018-06-01/runtime/...`) around a `LambdaHandler`.
 /// The model is loaded once during init; each invocation is one `LambdaHandler.handle` call.
@@ -43,29 +40,24 @@ public final class LambdaRuntime: Sendable {
     }
 
     let configuration: Configuration
-    let client: HTTPClient
     let log: @Sendable (String) -> Void
-    var base: String { "http://\(configuration.api)/2018-06-01/runtime" }
+    let base = "/2018-06-01/runtime"
 
     public init(configuration: Configuration, log: @escaping @Sendable (String) -> Void = LambdaRuntime.writeLine) {
         self.configuration = configuration
-        self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(timeout: .init(connect: .seconds(5))))
         self.log = log
     }
 
     /// Loads the model, then serves invocations until the Runtime API goes away.
     /// - Throws: when init fails (after reporting it to `/runtime/init/error`) or the Runtime API cannot be reached.
     public func run() async throws {
-        do {
-            try await serve()
-        } catch {
-            try? await client.shutdown()
-            throw error
-        }
+        try await serve()
     }
 
     func serve() async throws {
         let start = DispatchTime.now().uptimeNanoseconds
+        let client: RuntimeAPIClient
+        do { client = try RuntimeAPIClient(api: configuration.api) } catch { throw ServingError(.internal, "\(error)") }
         let handler: LambdaHandler
         var sinks: Sinks?
         var source: [String: Any] = [:]
@@ -101,12 +93,12 @@ public final class LambdaRuntime: Sendable {
             }
         } catch let e as ServingError where e.message.hasPrefix("the sinks: ") {
             let message = "cannot start " + e.message.dropFirst(4)
-            try? await post("\(base)/init/error", errorPayload(message, type: "Skiff.InitError"), errorType: "Skiff.InitError")
+            try? await post(client, "\(base)/init/error", errorPayload(message, type: "Skiff.InitError"), errorType: "Skiff.InitError")
             log(Self.jsonLine(["event": "init", "outcome": "error", "error": message]))
             throw ServingError(.internal, message)
         } catch {
             let message = "cannot load the model: \(error)"
-            try? await post("\(base)/init/error", errorPayload(message, type: "Skiff.InitError"), errorType: "Skiff.InitError")
+            try? await post(client, "\(base)/init/error", errorPayload(message, type: "Skiff.InitError"), errorType: "Skiff.InitError")
             log(Self.jsonLine(["event": "init", "outcome": "error", "error": message]))
             throw ServingError(.internal, message)
         }
@@ -116,25 +108,23 @@ public final class LambdaRuntime: Sendable {
                            "sinks": Self.describe(configuration.sinks)].merging(source) { a, _ in a }))
 
         while true {
-            let next: HTTPClientResponse
-            var body: ByteBuffer
+            let next: RuntimeAPIClient.Response
             do {
-                next = try await client.execute(HTTPClientRequest(url: "\(base)/invocation/next"), timeout: .hours(24))
-                body = try await next.body.collect(upTo: handler.maxEventBytes * 2)
+                next = try await client.call("GET", "\(base)/invocation/next", timeout: nil, maxBody: handler.maxEventBytes * 2)
             } catch {
                 throw ServingError(.internal, "the Runtime API at \(configuration.api) cannot be reached: \(error)")
             }
-            guard next.status == .ok, let id = next.headers.first(name: "Lambda-Runtime-Aws-Request-Id") else {
-                throw ServingError(.internal, "the Runtime API answered /invocation/next with \(next.status.code) and no request id")
+            guard next.status == 200, let id = next.headers["lambda-runtime-aws-request-id"] else {
+                throw ServingError(.internal, "the Runtime API answered /invocation/next with \(next.status) and no request id")
             }
-            if let trace = next.headers.first(name: "Lambda-Runtime-Trace-Id") { setenv("_X_AMZN_TRACE_ID", trace, 1) }
-            let deadline = next.headers.first(name: "Lambda-Runtime-Deadline-Ms").flatMap(Int64.init)
+            if let trace = next.headers["lambda-runtime-trace-id"] { setenv("_X_AMZN_TRACE_ID", trace, 1) }
+            let deadline = next.headers["lambda-runtime-deadline-ms"].flatMap(Int64.init)
             let began = DispatchTime.now().uptimeNanoseconds
-            let event = body.readBytes(length: body.readableBytes) ?? []
+            let event = next.body
 
             if let deadline, Self.nowMs() >= deadline {
                 let message = "the invocation's deadline passed before it started"
-                try await post("\(base)/invocation/\(id)/error", errorPayload(message, type: "Skiff.DeadlineExceeded"), errorType: "Skiff.DeadlineExceeded")
+                try await post(client, "\(base)/invocation/\(id)/error", errorPayload(message, type: "Skiff.DeadlineExceeded"), errorType: "Skiff.DeadlineExceeded")
                 log(Self.jsonLine(["requestId": id, "outcome": "deadline", "status": 504, "error": message]))
                 continue
             }
@@ -150,23 +140,24 @@ public final class LambdaRuntime: Sendable {
             if let deadline { line["remaining_ms"] = deadline - Self.nowMs() }
             log(Self.jsonLine(line))
             if reply.isFunctionError {
-                try await post("\(base)/invocation/\(id)/error", errorPayload(reply.error ?? "internal error", type: "Skiff.InternalError"), errorType: "Skiff.InternalError")
+                try await post(client, "\(base)/invocation/\(id)/error", errorPayload(reply.error ?? "internal error", type: "Skiff.InternalError"), errorType: "Skiff.InternalError")
             } else {
-                try await post("\(base)/invocation/\(id)/response", reply.payload)
+                try await post(client, "\(base)/invocation/\(id)/response", reply.payload)
             }
         }
     }
 
-    func post(_ url: String, _ payload: [UInt8], errorType: String? = nil) async throws {
-        var request = HTTPClientRequest(url: url)
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/json")
-        if let errorType { request.headers.add(name: "Lambda-Runtime-Function-Error-Type", value: errorType) }
-        request.body = .bytes(ByteBuffer(bytes: payload))
-        let response = try await client.execute(request, timeout: .seconds(30))
-        _ = try? await response.body.collect(upTo: 1 << 20)
-        guard (200..<300).contains(Int(response.status.code)) else {
-            throw ServingError(.internal, "the Runtime API refused \(url) with \(response.status.code)")
+    func post(_ client: RuntimeAPIClient, _ path: String, _ payload: [UInt8], errorType: String? = nil) async throws {
+        var headers = [("Content-Type", "application/json")]
+        if let errorType { headers.append(("Lambda-Runtime-Function-Error-Type", errorType)) }
+        let response: RuntimeAPIClient.Response
+        do {
+            response = try await client.call("POST", path, headers: headers, body: payload, timeout: 30, maxBody: 1 << 20)
+        } catch {
+            throw ServingError(.internal, "the Runtime API at \(configuration.api) cannot be reached: \(error)")
+        }
+        guard (200..<300).contains(response.status) else {
+            throw ServingError(.internal, "the Runtime API refused \(path) with \(response.status)")
         }
     }
 
