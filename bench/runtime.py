@@ -5,6 +5,7 @@ part of CI. Binaries are compared by alternating them run by run (this VM's spee
     swift build -c release --product skiff && swift build -c release --product skiff-runtime
     python3 bench/runtime.py --make-model                     # MobileNetV2-160 .h5 (TensorFlow from /opt/tfenv) → .skiff
     python3 bench/runtime.py --runs 20 .build/release/skiff-runtime "skiff lambda=.build/release/skiff lambda"
+    python3 bench/runtime.py --phases --runs 10 .build/release/skiff-runtime   # where the first response's time goes
 
 A binary argument is `PATH` or `LABEL=COMMAND…` (the model path is appended). Exec → first response is the
 time from Popen to the first response posted to the Runtime API (process start, dynamic loading, model load and
@@ -85,12 +86,40 @@ def one_run(command, model, event):
     return (t - start) * 1000, rss
 
 
+def phases(command, model, event, runs):
+    """Splits exec → first response by the runtime's own log: until its init line minus `init_ms` (process start
+    and runtime setup), `init_ms` (model load), the request's `ms` (decode, preprocess, first inference), and the
+    rest (the Runtime API round trips and the reply reaching the server)."""
+    rows = []
+    for _ in range(runs):
+        api = RuntimeAPI()
+        api.invoke("cold", event)
+        start = time.perf_counter()
+        proc = subprocess.Popen(command + [model], env={**os.environ, "AWS_LAMBDA_RUNTIME_API": api.address},
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        try:
+            init = json.loads(proc.stdout.readline())
+            t_init = time.perf_counter()
+            t, _ = api.wait("cold", timeout=120)
+            request = json.loads(proc.stdout.readline())
+        finally:
+            proc.kill()
+            proc.wait()
+            api.server.shutdown()
+        total, before = (t - start) * 1000, (t_init - start) * 1000 - init["init_ms"]
+        rows.append((total, before, init["init_ms"], request["ms"], total - before - init["init_ms"] - request["ms"]))
+    for i, name in enumerate(["exec → first response", "start → init", "init (model load)", "first request", "Runtime API round trips"]):
+        v = sorted(r[i] for r in rows)
+        print(f"{name:24s} median {statistics.median(v):6.1f} ms  min {v[0]:6.1f} ms")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("binaries", nargs="*")
     ap.add_argument("--model", default=MODEL)
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--make-model", action="store_true")
+    ap.add_argument("--phases", action="store_true", help="split the first response's time by the runtime's log, per binary")
     ap.add_argument("--skiff", default=os.path.join(ROOT, ".build", "release", "skiff"))
     ap.add_argument("--python", default="/opt/tfenv/bin/python")
     ap.add_argument("--out", default=os.path.join(HERE, "runtime_results.json"))
@@ -102,6 +131,11 @@ def main():
     event = json.dumps({"httpMethod": "POST", "path": "/predict", "headers": {"Content-Type": "image/jpeg"},
                         "isBase64Encoded": True, "body": base64.b64encode(open(PHOTO, "rb").read()).decode()}).encode()
     specs = [parse(b) for b in args.binaries]
+    if args.phases:
+        for label, command in specs:
+            print(label)
+            phases(command, args.model, event, args.runs)
+        return
     for label, command in specs:
         one_run(command, args.model, event)  # warm the page cache
     times = {label: [] for label, _ in specs}
