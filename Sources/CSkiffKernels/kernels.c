@@ -243,7 +243,34 @@ void skiff_gemm_portable(int M, int N, int K, const float *A, int lda, const flo
     }
 }
 
+#if defined(__x86_64__)
+AVX2 void skiff_gemv_avx2(int N, int K, const float *x, const float *B, int ldb, float *y, const float *bias, float lo, float hi) {
+    for (int j = 0; j < N; j++) y[j] = bias ? bias[j] : 0.0f;
+    int i = 0;
+    for (; i + 4 <= K; i += 4) {
+        const __m256 x0 = _mm256_set1_ps(x[i]), x1 = _mm256_set1_ps(x[i + 1]), x2 = _mm256_set1_ps(x[i + 2]), x3 = _mm256_set1_ps(x[i + 3]);
+        const float *b0 = B + (size_t)i * ldb, *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;
+        int j = 0;
+        for (; j + 8 <= N; j += 8) {
+            __m256 acc = _mm256_loadu_ps(y + j);
+            acc = _mm256_fmadd_ps(x0, _mm256_loadu_ps(b0 + j), acc);
+            acc = _mm256_fmadd_ps(x1, _mm256_loadu_ps(b1 + j), acc);
+            acc = _mm256_fmadd_ps(x2, _mm256_loadu_ps(b2 + j), acc);
+            acc = _mm256_fmadd_ps(x3, _mm256_loadu_ps(b3 + j), acc);
+            _mm256_storeu_ps(y + j, acc);
+        }
+        for (; j < N; j++) y[j] += x[i] * b0[j] + x[i + 1] * b1[j] + x[i + 2] * b2[j] + x[i + 3] * b3[j];
+    }
+    for (; i < K; i++) {
+        const float *b = B + (size_t)i * ldb;
+        for (int j = 0; j < N; j++) y[j] += x[i] * b[j];
+    }
+    for (int j = 0; j < N; j++) y[j] = y[j] < lo ? lo : (y[j] > hi ? hi : y[j]);
+}
+#endif
+
 #if !defined(__x86_64__)
+void skiff_gemv_avx2(int N, int K, const float *x, const float *B, int ldb, float *y, const float *bias, float lo, float hi) {}
 void skiff_gemm_avx2(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc, const float *bias,
                      float lo, float hi) {}
 void skiff_depthwise_avx2(const float *x, const float *w, const float *bias, float *out, int h, int wd, int c, int kh, int kw,

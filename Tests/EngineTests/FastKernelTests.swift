@@ -49,11 +49,16 @@ import TestSupport
     }
 
     /// Products with few rows and many columns (batch-1 heads, the late 5×5 layers) are split by columns
-    /// across threads, both through the AVX2 kernel (K ≤ 256) and OpenBLAS; partial 16-column strips included.
+    /// across threads, through the AVX2 kernel (K ≤ 256), OpenBLAS, and for one row the matrix-vector kernel
+    /// (K not a multiple of its 4-row step included); partial 16-column strips included.
     @Test(arguments: 0..<12) func fewRowsManyColumns(seed: Int) throws {
         var rng = SeededRandom(seed: UInt64(300 + seed))
         func pick(_ options: [Int]) -> Int { options[Int(rng.next() % UInt64(options.count))] }
-        let rows = pick([1, 5, 25]), inF = pick([64, 200, 320, 1280]), outF = pick([100, 1000, 1283])
+        let rows = pick([1, 5, 25]), inF = pick([64, 200, 320, 1280, 1001]), outF = pick([100, 1000, 1283])
+        // One row with bias and a relu6 clamp: a 1×1 convolution of a single pixel.
+        let (vf, vr) = try both(.conv2d, [random([1, 1, 1, inF], &rng)], constants: [random([1, 1, inF, outF], &rng), random([outF], &rng)],
+                                ["padding": .string("valid"), "activation": .string("relu6")])
+        expectClose(vf.values, vr.values, atol: 1e-3, rtol: 1e-4)
         let (f, r) = try both(.dense, [random([rows, inF], &rng)], constants: [random([inF, outF], &rng), random([outF], &rng)],
                               ["activation": .string(pick([0, 1]) == 0 ? "relu" : "linear")])
         expectClose(f.values, r.values, atol: 1e-3, rtol: 1e-4)

@@ -11,6 +11,11 @@ int skiff_has_avx2_fma(void);
 void skiff_gemm_avx2(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc, const float *bias,
                      float lo, float hi);
 
+/* y[N] = x[K]·B[K×N] (+ bias, clamped to [lo, hi]) — the M = 1 case of skiff_gemm_avx2 (a dense layer at batch 1),
+   reading B's rows once, front to back, four at a time, with y kept in L1: the product is a stream of B from memory.
+   Call only when skiff_has_avx2_fma(). */
+void skiff_gemv_avx2(int N, int K, const float *x, const float *B, int ldb, float *y, const float *bias, float lo, float hi);
+
 /* The same product, bias and clamp in portable C (any CPU; the compiler vectorises the inner loop): the
    engine's GEMM when the CPU lacks AVX2/FMA and no BLAS library is installed. */
 void skiff_gemm_portable(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc, const float *bias,

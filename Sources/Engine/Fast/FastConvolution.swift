@@ -74,18 +74,22 @@ enum FastConvolution {
         if big, m < 16 * FastKernels.threads, n >= 32 * FastKernels.threads {
             let strips = (n + 15) / 16, parts = FastKernels.threads
             let per = (strips + parts - 1) / parts * 16
+            // One row (a dense layer at batch 1): a matrix-vector product streaming B's rows, BLAS or not.
+            let vector = m == 1 && avx2
             FastKernels.parallel(parts, work: Int.max) { range in
                 for i in range {
                     let j = i * per, cols = min(per, n - j)
                     guard cols > 0 else { continue }
-                    if micro {
+                    if vector {
+                        skiff_gemv_avx2(Int32(cols), Int32(k), a, b + j, Int32(n), c + j, bias.map { $0 + j }, lo, hi)
+                    } else if micro {
                         skiff_gemm_avx2(Int32(m), Int32(cols), Int32(k), a, Int32(k), b + j, Int32(n), c + j, Int32(n), bias.map { $0 + j }, lo, hi)
                     } else {
                         BLAS.sgemm(m: m, n: cols, k: k, a: a, b: b + j, ldb: n, c: c + j, ldc: n)
                     }
                 }
             }
-            return micro
+            return micro || vector
         }
         let blocks = big ? min(FastKernels.threads, max(1, m / 16)) : 1
         let per = (m + blocks - 1) / blocks
