@@ -59,7 +59,7 @@ struct ConvertOptions: ParsableArguments {
     var resize: String = "bilinear"
 
     @Option(name: .customLong("calibrate"), parsing: .upToNextOption,
-            help: ArgumentHelp("Photos (files or directories of .jpg/.jpeg/.png) the fp16/int8 check runs on through the image signature; int8 kernels that change their answers are kept at float16 (default for models with an image signature: Skiff's built-in photos).", valueName: "photos…"))
+            help: ArgumentHelp("Photos (files or directories of .jpg/.jpeg/.png; the first 16 by name) the fp16/int8 check runs on through the image signature; int8 kernels that change their answers are kept at float16 (default for models with an image signature: Skiff's built-in photos).", valueName: "photos…"))
     var calibrate: [String] = []
 
     @Option(name: .customLong("self-check"), help: ArgumentHelp("Random inputs the converted model is checked on before writing (default: 4, or 2 for models over 10 M parameters; 0 skips the check).", valueName: "N"))

@@ -38,6 +38,15 @@ import TestSupport
         #expect(plan.storage["tie/kernel"] == .float16 && plan.storage["first/kernel"] == .int8q)
     }
 
+    /// A directory of many photos is cut to the first `limit` by name, so the check's memory stays bounded.
+    @Test func calibrationTakesAtMostTheLimit() throws {
+        let dir = try temporaryDirectory()
+        let photo = try #require(FileManager.default.contents(atPath: ImageFixtures.directory + "/coffee_q75_444.jpg"))
+        for i in 0..<(CalibrationPhotos.limit + 4) { try photo.write(to: URL(fileURLWithPath: dir + "/p\(String(100 + i)).jpg")) }
+        let photos = try CalibrationPhotos.load([dir])
+        #expect(photos.images.map(\.name) == (0..<CalibrationPhotos.limit).map { "p\(100 + $0).jpg" })
+    }
+
     @Test func builtInPhotosMatchTheFixtures() throws {
         for (name, base64) in BuiltinPhotos.jpegs {
             let fixture = try #require(FileManager.default.contents(atPath: "\(ImageFixtures.directory)/\(name)"))
