@@ -68,22 +68,28 @@ def parse(spec):
     return label, command.split()
 
 
-def one_run(command, model, event):
+def one_run(command, model, event, split=False):
+    """Exec → first response (ms) and peak RSS (MB); with `split`, also the runtime's own log of it: (start → init,
+    `init_ms`, the request's `ms`), from its init and request lines."""
     api = RuntimeAPI()
     api.invoke("cold", event)
     start = time.perf_counter()
     proc = subprocess.Popen(command + [model], env={**os.environ, "AWS_LAMBDA_RUNTIME_API": api.address},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.PIPE if split else subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
+        if split:
+            init = json.loads(proc.stdout.readline())
+            t_init = time.perf_counter()
         t, body = api.wait("cold", timeout=120)
         reply = json.loads(body)
         assert reply["statusCode"] == 200, body[:300]
         rss = peak_rss_mb(proc.pid)
+        log = ((t_init - start) * 1000 - init["init_ms"], init["init_ms"], json.loads(proc.stdout.readline())["ms"]) if split else None
     finally:
         proc.kill()
         proc.wait()
         api.server.shutdown()
-    return (t - start) * 1000, rss
+    return (t - start) * 1000, rss, log
 
 
 def phases(command, model, event, runs):
@@ -92,22 +98,8 @@ def phases(command, model, event, runs):
     rest (the Runtime API round trips and the reply reaching the server)."""
     rows = []
     for _ in range(runs):
-        api = RuntimeAPI()
-        api.invoke("cold", event)
-        start = time.perf_counter()
-        proc = subprocess.Popen(command + [model], env={**os.environ, "AWS_LAMBDA_RUNTIME_API": api.address},
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        try:
-            init = json.loads(proc.stdout.readline())
-            t_init = time.perf_counter()
-            t, _ = api.wait("cold", timeout=120)
-            request = json.loads(proc.stdout.readline())
-        finally:
-            proc.kill()
-            proc.wait()
-            api.server.shutdown()
-        total, before = (t - start) * 1000, (t_init - start) * 1000 - init["init_ms"]
-        rows.append((total, before, init["init_ms"], request["ms"], total - before - init["init_ms"] - request["ms"]))
+        total, _, (before, init, request) = one_run(command, model, event, split=True)
+        rows.append((total, before, init, request, total - before - init - request))
     for i, name in enumerate(["exec → first response", "start → init", "init (model load)", "first request", "Runtime API round trips"]):
         v = sorted(r[i] for r in rows)
         print(f"{name:24s} median {statistics.median(v):6.1f} ms  min {v[0]:6.1f} ms")
@@ -142,7 +134,7 @@ def main():
     rss = {label: [] for label, _ in specs}
     for _ in range(args.runs):
         for label, command in specs:
-            ms, mb = one_run(command, args.model, event)
+            ms, mb, _ = one_run(command, args.model, event)
             times[label].append(ms)
             rss[label].append(mb)
     results = {"model": os.path.basename(args.model), "model_bytes": os.path.getsize(args.model), "runs": args.runs, "binaries": {}}

@@ -95,13 +95,10 @@ extension SelfCheck {
             var flips = 0, drift: Float = 0
             for (s, m) in zip(source.graph.outputs, model.graph.outputs) {
                 let (a, e) = (results[m.name]!, reference[s.name]!)
-                drift = max(drift, zip(a.values, e.values).reduce(Float(0)) { max($0, abs($1.0 - $1.1)) })
-                guard a.shape.count == 2, a.shape[1] > 1 else { continue }
-                let classes = a.shape[1]
-                for r in 0..<a.shape[0] {
-                    let row = (r * classes)..<((r + 1) * classes)
-                    if a.values[row].indices.max(by: { a.values[$0] < a.values[$1] }) != e.values[row].indices.max(by: { e.values[$0] < e.values[$1] }) { flips += 1 }
-                }
+                let c = OutputComparison.compare(name: m.name, actual: a.values, shape: a.shape, expected: e.values, expectedShape: e.shape,
+                                                 atol: 0, rtol: 0)
+                drift = max(drift, c.maxAbsError)
+                flips += c.topKAgreement.map { Int(((1 - $0) * Float(a.shape[0])).rounded()) } ?? 0
             }
             effect.append((name, flips, drift))
             if (i + 1) % 10 == 0 { progress("int8: measured \(i + 1)/\(candidates.count) kernels alone") }
